@@ -1,0 +1,87 @@
+# xorj-state: `make run` and `make test` do everything from a clean checkout.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+XORJ := $(VENV)/bin/xorj
+STAMP := $(VENV)/.installed
+
+.PHONY: help deps system-deps venv db migrate run stop test pgtap pytest lint clean
+
+help:
+	@echo "make run     install what is missing, start the project's PostgreSQL, migrate, load sample data"
+	@echo "make test    install what is missing, start the project's PostgreSQL, run pg_prove and pytest"
+	@echo "make pgtap   only the pgTAP suite      make pytest   only the pytest suite"
+	@echo "make stop    stop the project's PostgreSQL"
+	@echo "make lint    ruff"
+
+# System packages: a PostgreSQL server (14+), pgTAP for it, and pg_prove. Installed with
+# apt-get when missing and this user is root or has password-less sudo.
+system-deps:
+	@missing=(); \
+	bindir=$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -n1 || true); \
+	if [ -z "$$bindir" ] || [ ! -x "$$bindir/postgres" ]; then \
+	  missing+=(postgresql); major=""; \
+	else \
+	  major=$$(basename "$$(dirname "$$bindir")"); \
+	  if [ "$$major" -lt 14 ]; then echo "PostgreSQL $$major is too old (14 or newer needed)" >&2; exit 1; fi; \
+	fi; \
+	if [ -n "$$major" ] && [ ! -f "/usr/share/postgresql/$$major/extension/pgtap.control" ]; then missing+=("postgresql-$$major-pgtap"); fi; \
+	if [ -z "$$major" ]; then missing+=(pgtap); fi; \
+	command -v pg_prove >/dev/null || missing+=(libtap-parser-sourcehandler-pgtap-perl); \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv); \
+	if [ $${#missing[@]} -eq 0 ]; then exit 0; fi; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "missing system packages: $${missing[*]}; install them with: sudo apt-get install $${missing[*]}" >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null; then echo "missing system packages: $${missing[*]} (no apt-get here: install them with your package manager)" >&2; exit 1; fi; \
+	echo "installing system packages: $${missing[*]}"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	$$sudo apt-get update -qq; \
+	$$sudo apt-get install -y -qq --no-install-recommends "$${missing[@]}" >/dev/null; \
+	if [ -z "$$major" ]; then $(MAKE) --no-print-directory system-deps; fi
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+	@$(VENV)/bin/python -c 'import app.cli, psycopg, yoyo, litestar, pytest'
+	@touch $@
+
+venv: $(STAMP)
+
+deps: system-deps venv
+
+# The project's own PostgreSQL, unless DATABASE_URL (or DATABASE_HOST, ...) names one.
+db: deps
+	@if [ -z "$${DATABASE_URL:-}$${DATABASE_HOST:-}$${DATABASE_NAME:-}$${DATABASE_PORT:-}$${DATABASE_USER:-}$${DATABASE_PASSWORD:-}" ]; then $(XORJ) dev-db start; \
+	else echo "using the database named by the environment; nothing started"; fi
+
+migrate: db
+	@$(XORJ) db migrate
+
+run: migrate
+	@$(XORJ) db status
+	@echo "database: $$($(XORJ) db url)"
+	@echo "stop the project's PostgreSQL with: make stop"
+
+stop:
+	@if [ -x $(XORJ) ]; then $(XORJ) dev-db stop; else echo "not running"; fi
+
+pgtap: db
+	@$(VENV)/bin/python -m tests.pgtap_run
+
+pytest: db
+	@$(VENV)/bin/python -m pytest -q
+
+test: db
+	@$(VENV)/bin/python -m tests.pgtap_run
+	@$(VENV)/bin/python -m pytest -q
+
+lint: venv
+	@$(VENV)/bin/ruff check app tests db/migrations
+	@$(VENV)/bin/ruff format --check app tests
+
+clean: stop
+	rm -rf $(VENV) .pytest_cache .ruff_cache

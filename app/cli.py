@@ -1,0 +1,113 @@
+"""The `xorj` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from app import devdb, migrate
+from app.config import ConfigError, external_database_url, yoyo_url
+
+
+class CliError(Exception):
+    """An error to print without a traceback; exit status 1."""
+
+
+def database_url() -> str:
+    """The configured database, or the project's own cluster when none is configured."""
+    url = external_database_url()
+    if url:
+        return url
+    cluster = devdb.locate()
+    if not devdb.is_running(cluster):
+        raise CliError(
+            "no database: DATABASE_URL is not set and the project's own PostgreSQL is not "
+            "running; start it with `xorj dev-db start` (or `make db`)"
+        )
+    return cluster.url()
+
+
+def _print_url(url: str, as_yoyo: bool) -> None:
+    print(yoyo_url(url) if as_yoyo else url)
+
+
+def cmd_dev_db(args: argparse.Namespace) -> int:
+    if args.action == "start":
+        cluster, started = devdb.start()
+        print(f"{'started' if started else 'already running'}: PostgreSQL in {cluster.base}")
+        print(f"socket directory: {cluster.socket_dir}")
+        print(f"database URL (owner): {cluster.url()}")
+        print("stop it with: xorj dev-db stop   (or: make stop)")
+        return 0
+    if args.action == "stop":
+        print("stopped" if devdb.stop() else "not running")
+        return 0
+    if args.action == "destroy":
+        devdb.destroy()
+        print("stopped and deleted")
+        return 0
+    cluster = devdb.locate()
+    running = devdb.is_running(cluster)
+    if args.action == "status":
+        print(f"{'running' if running else 'not running'}: data in {cluster.base}")
+        if running:
+            print(f"database URL (owner): {cluster.url()}")
+        return 0 if running else 3
+    # url
+    user, db = (devdb.SUPERUSER, "postgres") if args.superuser else (devdb.OWNER, devdb.DATABASE)
+    _print_url(cluster.url(user, db), args.yoyo)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    url = database_url()
+    if args.action == "url":
+        _print_url(url, args.yoyo)
+    elif args.action == "migrate":
+        result = migrate.migrate(url)
+        if result.applied:
+            print(f"applied {len(result.applied)} migration(s): {', '.join(result.applied)}")
+        else:
+            print("no migration pending")
+        print(f"re-applied {len(result.code_files)} code file(s) from procedures/ and views/")
+    elif args.action == "apply-code":
+        result = migrate.migrate(url)
+        print(f"re-applied {len(result.code_files)} code file(s) from procedures/ and views/")
+    elif args.action == "rollback":
+        rolled = migrate.rollback(url)
+        print(f"rolled back {rolled}" if rolled else "nothing to roll back")
+    elif args.action == "status":
+        for mid, applied in migrate.status(url):
+            print(f"{'applied' if applied else 'pending'}  {mid}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xorj", description="xorj-state command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("dev-db", help="the project's own PostgreSQL cluster")
+    p.add_argument("action", choices=["start", "stop", "status", "url", "destroy"])
+    p.add_argument("--superuser", action="store_true", help="url: the superuser's URL")
+    p.add_argument("--yoyo", action="store_true", help="url: in yoyo's form")
+    p.set_defaults(func=cmd_dev_db)
+
+    p = sub.add_parser("db", help="migrations of the configured database")
+    p.add_argument("action", choices=["migrate", "rollback", "status", "apply-code", "url"])
+    p.add_argument("--yoyo", action="store_true", help="url: in yoyo's form")
+    p.set_defaults(func=cmd_db)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, ConfigError, devdb.DevDbError) as exc:
+        print(f"xorj: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS xorj.trade_events;
+DROP FUNCTION IF EXISTS xorj.refuse_trade_event_change();
