@@ -181,9 +181,9 @@ def _pg_ctl(cluster: Cluster, *args: str, check: bool = True) -> subprocess.Comp
     argv = _as_user(cluster.run_as, [str(find_bindir() / "pg_ctl"), "-D", str(cluster.data), *args])
     proc = subprocess.run(argv, capture_output=True, text=True)
     if check and proc.returncode != 0:
+        output = proc.stderr.strip() or proc.stdout.strip()
         raise DevDbError(
-            f"pg_ctl {args[-1]} failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
-            f"\nserver log: {cluster.log}"
+            f"pg_ctl {args[-1]} failed ({proc.returncode}): {output}\nserver log: {cluster.log}"
         )
     return proc
 
