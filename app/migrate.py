@@ -42,8 +42,21 @@ def code_files() -> list[Path]:
     return files
 
 
+# Functions of the api schema that this transaction did not (re)create: left over from
+# files or signatures that no longer exist. CREATE OR REPLACE rewrites a function's
+# pg_proc row, so a function the code files define has this transaction's xmin.
+_STALE_API_FUNCTIONS = """
+    SELECT p.oid::regprocedure::text
+    FROM pg_catalog.pg_proc p
+    WHERE p.pronamespace = 'api'::regnamespace
+      AND p.xmin::text::bigint <> pg_catalog.pg_current_xact_id()::text::bigint % 4294967296
+"""
+
+
 def apply_code(connection: Any) -> list[str]:
-    """Run every code file on a DB-API connection, in its current transaction."""
+    """Run every code file on a DB-API connection, in its current transaction, then drop
+    the api functions no file defines any more. The api schema is thus exactly what
+    procedures/ and views/ say."""
     applied = []
     cursor = connection.cursor()
     for path in code_files():
@@ -51,6 +64,9 @@ def apply_code(connection: Any) -> list[str]:
         if text.strip():
             cursor.execute(text)  # no parameters: psycopg sends the whole file at once
         applied.append(str(path.relative_to(ROOT)))
+    cursor.execute(_STALE_API_FUNCTIONS)
+    for (signature,) in cursor.fetchall():
+        cursor.execute(f"DROP FUNCTION {signature} CASCADE")
     return applied
 
 

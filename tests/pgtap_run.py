@@ -1,8 +1,9 @@
 """Run the pgTAP suite: a fresh database, migrated by the owner role, then pg_prove.
 
-    python -m tests.pgtap_run [pg_prove arguments...]
+    python -m tests.pgtap_run [pg_prove options] [files or directories]
 
-The database `xorj_pgtap` is created anew each run, migrated exactly as production is
+Without files, the whole of tests/pgtap runs. A database `xorj_pgtap_<pid>` is created
+for the run (dropped afterwards, so concurrent runs do not meet), migrated exactly as production is
 (`app.migrate.migrate`, as the non-superuser owner), and given the pgtap extension by the
 superuser (the only place a superuser-only extension is used). Every file of
 tests/pgtap is one behaviour: BEGIN; plan(n); ...; ROLLBACK.
@@ -21,7 +22,6 @@ import psycopg
 from app import migrate
 from tests import dbutil
 
-DATABASE = "xorj_pgtap"
 SUITE = Path(__file__).resolve().parent / "pgtap"
 
 
@@ -32,14 +32,20 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 1
+    database = f"xorj_pgtap_{os.getpid()}"
     owner = dbutil.owner_role()
-    dbutil.create_database(DATABASE, owner)
-    migrate.migrate(dbutil.url_for(DATABASE, owner))
-    with psycopg.connect(dbutil.url_for(DATABASE), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
-    env = {**os.environ, **dbutil.libpq_env(dbutil.url_for(DATABASE))}
-    cmd = ["pg_prove", "--ext", ".sql", "-r", "--failures", *argv, str(SUITE)]
-    return subprocess.run(cmd, env=env).returncode
+    dbutil.create_database(database, owner)
+    try:
+        migrate.migrate(dbutil.url_for(database, owner))
+        with psycopg.connect(dbutil.url_for(database), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+        env = {**os.environ, **dbutil.libpq_env(dbutil.url_for(database))}
+        targets = [a for a in argv if not a.startswith("-")] or [str(SUITE)]
+        options = [a for a in argv if a.startswith("-")]
+        cmd = ["pg_prove", "--ext", ".sql", "-r", "--failures", *options, *targets]
+        return subprocess.run(cmd, env=env).returncode
+    finally:
+        dbutil.drop_database(database)
 
 
 if __name__ == "__main__":

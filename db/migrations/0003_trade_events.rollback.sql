@@ -1,2 +1,2 @@
-DROP TABLE IF EXISTS xorj.trade_events;
+DROP TABLE IF EXISTS xorj.trade_events CASCADE;
 DROP FUNCTION IF EXISTS xorj.refuse_trade_event_change();
