@@ -115,3 +115,7 @@ BEGIN
     RETURN p_value::xorj.u64;
 END
 $fn$;
+
+-- The callable surface: every role may look up names in api; what it may call or read
+-- is granted function by function and view by view.
+GRANT USAGE ON SCHEMA api TO xorj_api, xorj_engine, xorj_bot, xorj_readonly;

@@ -23,6 +23,7 @@ from app import migrate
 from tests import dbutil
 
 SUITE = Path(__file__).resolve().parent / "pgtap"
+HELPERS = Path(__file__).resolve().parent / "pgtap_helpers.sql"
 
 
 def main(argv: list[str]) -> int:
@@ -39,6 +40,7 @@ def main(argv: list[str]) -> int:
         migrate.migrate(dbutil.url_for(database, owner))
         with psycopg.connect(dbutil.url_for(database), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+            conn.execute(HELPERS.read_text())
         env = {**os.environ, **dbutil.libpq_env(dbutil.url_for(database))}
         targets = [a for a in argv if not a.startswith("-")] or [str(SUITE)]
         options = [a for a in argv if a.startswith("-")]

@@ -5,6 +5,7 @@
 CREATE TABLE xorj.settings (
     singleton        boolean PRIMARY KEY DEFAULT true,
     duplicate_window interval NOT NULL DEFAULT interval '5 minutes',
+    created_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
     CONSTRAINT settings_one_row CHECK (singleton),
     CONSTRAINT settings_duplicate_window_range

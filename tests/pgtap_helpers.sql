@@ -1,0 +1,51 @@
+-- Helpers for the pgTAP suite, created by tests/pgtap_run.py in schema `tests` of the
+-- test database (never in a real one). Test data is built as the superuser, then a
+-- test acts as a role with SET LOCAL ROLE.
+CREATE SCHEMA tests;
+GRANT USAGE ON SCHEMA tests TO PUBLIC;
+
+-- A valid, distinct Solana address for each n (43 base58 characters).
+CREATE FUNCTION tests.addr(n integer) RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT 'Tst' || lpad(translate(n::text, '0', 'z'), 40, 'x')
+$fn$;
+
+-- A valid, distinct transaction signature for each n (88 base58 characters).
+CREATE FUNCTION tests.sig(n integer) RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+    SELECT 'Sig' || lpad(translate(n::text, '0', 'z'), 85, 'x')
+$fn$;
+
+-- (enabled_vault and running_job are SECURITY DEFINER: they build data whatever the
+-- role a test acts as; tests.trade runs as the caller, so it proves the caller's grants.)
+
+-- A user wallet whose bot is enabled for a vault.
+CREATE FUNCTION tests.enabled_vault(p_wallet text, p_vault text, p_enabled boolean DEFAULT true)
+RETURNS void LANGUAGE sql SECURITY DEFINER AS $fn$
+    INSERT INTO xorj.bot_states (user_id, enabled, vault_address)
+    VALUES (p_wallet, p_enabled, p_vault)
+$fn$;
+
+-- An execution job moved to RUNNING by a worker.
+CREATE FUNCTION tests.running_job(p_worker text DEFAULT 'tester') RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+DECLARE
+    v_id uuid;
+BEGIN
+    INSERT INTO xorj.execution_jobs (trigger_reason) VALUES ('SCHEDULED_RUN') RETURNING id INTO v_id;
+    UPDATE xorj.execution_jobs
+    SET status = 'RUNNING', worker_id = p_worker, started_at = clock_timestamp(),
+        heartbeat_at = clock_timestamp()
+    WHERE id = v_id;
+    RETURN v_id;
+END
+$fn$;
+
+-- api.create_trade for vault n with tokens 1 -> 2 and the given key and amount; returns the trade id.
+CREATE FUNCTION tests.trade(p_job uuid, p_vault text, p_key text, p_amount numeric DEFAULT 1000,
+                            p_from integer DEFAULT 1, p_to integer DEFAULT 2)
+RETURNS uuid LANGUAGE sql AS $fn$
+    SELECT (trade->>'id')::uuid
+    FROM api.create_trade(p_job, p_vault, p_key, tests.addr(p_from), tests.addr(p_to), p_amount, 990)
+$fn$;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO PUBLIC;
