@@ -4,8 +4,8 @@
 -- xorj  private schema: tables and internal helpers; no role but the owner uses it.
 -- api   the callable surface: functions and views the API, the engine and the bot use.
 --
--- The roles are cluster-wide and NOLOGIN; a login role is made a member of them by the
--- operator. They are created only when missing, so a second database on the same
+-- The roles are cluster-wide and NOLOGIN; the migrating owner becomes a member of each
+-- (so it can SET ROLE to them), and other login roles are made members by the operator. They are created only when missing, so a second database on the same
 -- server (or a second migrate racing this one) does not fail. Their grants come with
 -- procedures/ (re-applied on every migrate).
 
@@ -19,6 +19,15 @@ BEGIN
                 EXECUTE format('CREATE ROLE %I NOLOGIN', r);
             EXCEPTION WHEN duplicate_object OR unique_violation THEN
                 NULL;  -- created meanwhile by a concurrent migrate of another database
+            END;
+        END IF;
+        -- The owner may act as each role (SET ROLE), as the API and the workers do when
+        -- they connect as the owner; a separate login role gets the same grants.
+        IF NOT pg_catalog.pg_has_role(current_user, r, 'MEMBER') THEN
+            BEGIN
+                EXECUTE format('GRANT %I TO %I', r, current_user);
+            EXCEPTION WHEN insufficient_privilege THEN
+                RAISE WARNING 'role % cannot be granted to %: grant it by hand to use SET ROLE', r, current_user;
             END;
         END IF;
     END LOOP;
