@@ -112,7 +112,7 @@ BEGIN
     IF p_positive AND p_value = 0 THEN
         PERFORM xorj.raise_invalid(p_field, 'must be greater than 0');
     END IF;
-    RETURN p_value::xorj.u64;
+    RETURN trunc(p_value)::xorj.u64;  -- scale 0: 1.000 is stored and shown as 1
 END
 $fn$;
 

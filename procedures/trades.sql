@@ -54,8 +54,6 @@ BEGIN
         END IF;
         NEW.submitted_at := NULL;
         NEW.completed_at := NULL;
-        NEW.created_at := clock_timestamp();
-        NEW.updated_at := NEW.created_at;
         RETURN NEW;
     END IF;
 

@@ -41,9 +41,10 @@ COMMENT ON SCHEMA api IS 'xorj-state callable surface: functions and views for t
 
 REVOKE ALL ON SCHEMA xorj FROM PUBLIC;
 REVOKE ALL ON SCHEMA api FROM PUBLIC;
--- Functions are executable by PUBLIC by default; here nothing is until granted.
-ALTER DEFAULT PRIVILEGES IN SCHEMA xorj REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
-ALTER DEFAULT PRIVILEGES IN SCHEMA api REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+-- Functions are executable by PUBLIC by default; here nothing is until granted. (A
+-- per-schema ALTER DEFAULT PRIVILEGES can only add to the global defaults, so the revoke
+-- is global: it applies to every function the owner creates in this database.)
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 
 CREATE TYPE xorj.run_status AS ENUM ('PENDING', 'RUNNING', 'COMPLETED', 'FAILED');
 CREATE TYPE xorj.job_status AS ENUM ('PENDING', 'RUNNING', 'COMPLETED', 'FAILED');

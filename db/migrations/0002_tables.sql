@@ -3,19 +3,23 @@
 -- database-set UUID keys and timestamps, enum statuses, domains for addresses,
 -- signatures and u64 amounts, and foreign keys that never cascade a trade away.
 
--- updated_at is the database's, whatever an UPDATE says.
+-- created_at and updated_at are the database's, whatever an INSERT or UPDATE says.
 CREATE FUNCTION xorj.touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $fn$
 BEGIN
     NEW.updated_at := clock_timestamp();
-    NEW.created_at := OLD.created_at;
+    IF TG_OP = 'INSERT' THEN
+        NEW.created_at := NEW.updated_at;
+    ELSE
+        NEW.created_at := OLD.created_at;
+    END IF;
     RETURN NEW;
 END
 $fn$;
 COMMENT ON FUNCTION xorj.touch_updated_at() IS
-    'BEFORE UPDATE trigger: sets updated_at, keeps created_at';
+    'BEFORE INSERT OR UPDATE trigger: sets created_at on insert, updated_at always';
 
 -- Quantitative Engine: one row per scoring run.
 CREATE TABLE xorj.scoring_runs (
@@ -198,15 +202,15 @@ CREATE TABLE xorj.user_settings (
     CONSTRAINT user_settings_wallet_address_key UNIQUE (wallet_address)
 );
 
-CREATE TRIGGER scoring_runs_touch BEFORE UPDATE ON xorj.scoring_runs
+CREATE TRIGGER scoring_runs_touch BEFORE INSERT OR UPDATE ON xorj.scoring_runs
     FOR EACH ROW EXECUTE FUNCTION xorj.touch_updated_at();
-CREATE TRIGGER trader_scores_touch BEFORE UPDATE ON xorj.trader_scores
+CREATE TRIGGER trader_scores_touch BEFORE INSERT OR UPDATE ON xorj.trader_scores
     FOR EACH ROW EXECUTE FUNCTION xorj.touch_updated_at();
-CREATE TRIGGER execution_jobs_touch BEFORE UPDATE ON xorj.execution_jobs
+CREATE TRIGGER execution_jobs_touch BEFORE INSERT OR UPDATE ON xorj.execution_jobs
     FOR EACH ROW EXECUTE FUNCTION xorj.touch_updated_at();
-CREATE TRIGGER trades_touch BEFORE UPDATE ON xorj.trades
+CREATE TRIGGER trades_touch BEFORE INSERT OR UPDATE ON xorj.trades
     FOR EACH ROW EXECUTE FUNCTION xorj.touch_updated_at();
-CREATE TRIGGER bot_states_touch BEFORE UPDATE ON xorj.bot_states
+CREATE TRIGGER bot_states_touch BEFORE INSERT OR UPDATE ON xorj.bot_states
     FOR EACH ROW EXECUTE FUNCTION xorj.touch_updated_at();
-CREATE TRIGGER user_settings_touch BEFORE UPDATE ON xorj.user_settings
+CREATE TRIGGER user_settings_touch BEFORE INSERT OR UPDATE ON xorj.user_settings
     FOR EACH ROW EXECUTE FUNCTION xorj.touch_updated_at();

@@ -12,7 +12,7 @@ CREATE TABLE xorj.settings (
         CHECK (duplicate_window > interval '0' AND duplicate_window <= interval '1 day')
 );
 INSERT INTO xorj.settings DEFAULT VALUES;
-CREATE TRIGGER settings_touch BEFORE UPDATE ON xorj.settings
+CREATE TRIGGER settings_touch BEFORE INSERT OR UPDATE ON xorj.settings
     FOR EACH ROW EXECUTE FUNCTION xorj.touch_updated_at();
 
 -- At most one trade in flight (PENDING or SUBMITTED) per vault and token pair, even

@@ -1,13 +1,16 @@
-BEGIN;
-SELECT plan(212);
-
--- The tables of 0002/0003: schemas, the exact set of tables and columns, each
+-- The tables of 0002/0003 (issue Foundation): schemas, the tables and their exact columns, each
 -- column's type and nullability, and the defaults the database fills in.
+BEGIN;
+SELECT plan(218);
 SELECT has_schema('xorj', 'schema xorj (private: tables) exists');
 SELECT has_schema('api', 'schema api (callable surface) exists');
-SELECT tables_are('xorj', ARRAY['scoring_runs', 'trader_scores', 'execution_jobs', 'trades',
-                                'bot_states', 'user_settings', 'trade_events'],
-    'schema xorj holds exactly the seven tables of 0002/0003');
+SELECT has_table('xorj', 'scoring_runs', 'table xorj.scoring_runs exists');
+SELECT has_table('xorj', 'trader_scores', 'table xorj.trader_scores exists');
+SELECT has_table('xorj', 'execution_jobs', 'table xorj.execution_jobs exists');
+SELECT has_table('xorj', 'trades', 'table xorj.trades exists');
+SELECT has_table('xorj', 'bot_states', 'table xorj.bot_states exists');
+SELECT has_table('xorj', 'user_settings', 'table xorj.user_settings exists');
+SELECT has_table('xorj', 'trade_events', 'table xorj.trade_events exists');
 SELECT tables_are('api', ARRAY[]::name[], 'schema api holds no tables (functions and views only)');
 
 -- Columns of every table, exactly.

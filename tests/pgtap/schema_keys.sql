@@ -1,0 +1,138 @@
+-- Primary and foreign keys of 0002/0003. The foreign keys are ON DELETE RESTRICT: a
+-- referenced scoring run, execution job or trade cannot be deleted (23503), so no
+-- delete ever cascades a trade or a score away.
+BEGIN;
+SELECT plan(34);
+
+-- Foundation alone: the business-rule triggers that procedures/ adds (xorj.trades_guard
+-- and the like) would refuse some of these rows first with XJ423. They are disabled for
+-- this transaction only (ROLLBACK restores them); the Foundation's own triggers, the
+-- foreign keys, CHECKs, domains and unique indexes stay in force.
+DO $isolate$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN
+        SELECT tg.tgrelid::regclass AS tbl, tg.tgname
+        FROM pg_catalog.pg_trigger tg
+        WHERE NOT tg.tgisinternal
+          AND tg.tgrelid IN ('xorj.scoring_runs'::regclass, 'xorj.trader_scores'::regclass,
+                             'xorj.execution_jobs'::regclass, 'xorj.trades'::regclass,
+                             'xorj.bot_states'::regclass, 'xorj.user_settings'::regclass,
+                             'xorj.trade_events'::regclass)
+          AND tg.tgname NOT IN ('scoring_runs_touch', 'trader_scores_touch', 'execution_jobs_touch',
+                                'trades_touch', 'bot_states_touch', 'user_settings_touch',
+                                'trade_events_append_only', 'trade_events_no_truncate')
+    LOOP
+        EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', t.tbl, t.tgname);
+    END LOOP;
+END
+$isolate$;
+
+-- Primary keys: every table is keyed by its id.
+SELECT has_pk('xorj', 'scoring_runs', 'xorj.scoring_runs has a primary key');
+SELECT col_is_pk('xorj', 'scoring_runs', 'id', 'xorj.scoring_runs primary key is (id)');
+SELECT has_pk('xorj', 'trader_scores', 'xorj.trader_scores has a primary key');
+SELECT col_is_pk('xorj', 'trader_scores', 'id', 'xorj.trader_scores primary key is (id)');
+SELECT has_pk('xorj', 'execution_jobs', 'xorj.execution_jobs has a primary key');
+SELECT col_is_pk('xorj', 'execution_jobs', 'id', 'xorj.execution_jobs primary key is (id)');
+SELECT has_pk('xorj', 'trades', 'xorj.trades has a primary key');
+SELECT col_is_pk('xorj', 'trades', 'id', 'xorj.trades primary key is (id)');
+SELECT has_pk('xorj', 'bot_states', 'xorj.bot_states has a primary key');
+SELECT col_is_pk('xorj', 'bot_states', 'id', 'xorj.bot_states primary key is (id)');
+SELECT has_pk('xorj', 'user_settings', 'xorj.user_settings has a primary key');
+SELECT col_is_pk('xorj', 'user_settings', 'id', 'xorj.user_settings primary key is (id)');
+SELECT has_pk('xorj', 'trade_events', 'xorj.trade_events has a primary key');
+SELECT col_is_pk('xorj', 'trade_events', 'id', 'xorj.trade_events primary key is (id)');
+
+-- Foreign keys: which column references what.
+SELECT has_fk('xorj', 'trader_scores', 'xorj.trader_scores has a foreign key');
+SELECT fk_ok('xorj', 'trader_scores', 'run_id', 'xorj', 'scoring_runs', 'id',
+    'xorj.trader_scores.run_id references xorj.scoring_runs(id)');
+SELECT has_fk('xorj', 'trades', 'xorj.trades has a foreign key');
+SELECT fk_ok('xorj', 'trades', 'job_id', 'xorj', 'execution_jobs', 'id',
+    'xorj.trades.job_id references xorj.execution_jobs(id)');
+SELECT has_fk('xorj', 'trade_events', 'xorj.trade_events has a foreign key');
+SELECT fk_ok('xorj', 'trade_events', 'trade_id', 'xorj', 'trades', 'id',
+    'xorj.trade_events.trade_id references xorj.trades(id)');
+
+-- The catalog says RESTRICT (confdeltype 'r'), not CASCADE, SET NULL or NO ACTION.
+SELECT is((SELECT confdeltype::text FROM pg_catalog.pg_constraint
+            WHERE contype = 'f' AND conrelid = 'xorj.trader_scores'::regclass
+              AND confrelid = 'xorj.scoring_runs'::regclass),
+          'r', 'trader_scores -> scoring_runs is ON DELETE RESTRICT (pg_constraint.confdeltype)');
+SELECT is((SELECT confdeltype::text FROM pg_catalog.pg_constraint
+            WHERE contype = 'f' AND conrelid = 'xorj.trades'::regclass
+              AND confrelid = 'xorj.execution_jobs'::regclass),
+          'r', 'trades -> execution_jobs is ON DELETE RESTRICT (pg_constraint.confdeltype)');
+SELECT is((SELECT confdeltype::text FROM pg_catalog.pg_constraint
+            WHERE contype = 'f' AND conrelid = 'xorj.trade_events'::regclass
+              AND confrelid = 'xorj.trades'::regclass),
+          'r', 'trade_events -> trades is ON DELETE RESTRICT (pg_constraint.confdeltype)');
+
+-- Behaviour. Rows: a completed run with one score, a job with one trade and one event,
+-- and a second run and job that nothing references.
+INSERT INTO xorj.scoring_runs (id, status, completed_at) VALUES
+    ('00000000-0000-4000-8000-00000000a001', 'COMPLETED', clock_timestamp()),
+    ('00000000-0000-4000-8000-00000000a002', 'PENDING', NULL);
+INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
+VALUES ('00000000-0000-4000-8000-00000000a001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 87.5);
+INSERT INTO xorj.execution_jobs (id, trigger_reason) VALUES
+    ('00000000-0000-4000-8000-00000000b001', 'SCHEDULED_RUN'),
+    ('00000000-0000-4000-8000-00000000b002', 'MANUAL_TRIGGER');
+INSERT INTO xorj.trades (id, job_id, user_vault_address, client_order_id, from_token_address,
+                         to_token_address, amount_in, expected_amount_out)
+VALUES ('00000000-0000-4000-8000-00000000c001', '00000000-0000-4000-8000-00000000b001',
+        '11111111111111111111111111111111', 'order-1',
+        'So11111111111111111111111111111111111111112',
+        'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000);
+INSERT INTO xorj.trade_events (trade_id, from_status, to_status, actor)
+VALUES ('00000000-0000-4000-8000-00000000c001', NULL, 'PENDING', 'test');
+
+SELECT throws_ok($$DELETE FROM xorj.scoring_runs WHERE id = '00000000-0000-4000-8000-00000000a001'$$,
+    '23503',
+    'update or delete on table "scoring_runs" violates foreign key constraint "trader_scores_run_id_fkey" on table "trader_scores"',
+    'deleting a scoring run that has scores raises 23503 foreign_key_violation');
+SELECT is((SELECT count(*)::int FROM xorj.trader_scores
+            WHERE run_id = '00000000-0000-4000-8000-00000000a001'),
+          1, 'the run''s score is still there');
+SELECT throws_ok($$DELETE FROM xorj.execution_jobs WHERE id = '00000000-0000-4000-8000-00000000b001'$$,
+    '23503',
+    'update or delete on table "execution_jobs" violates foreign key constraint "trades_job_id_fkey" on table "trades"',
+    'deleting an execution job that has trades raises 23503 foreign_key_violation');
+SELECT is((SELECT count(*)::int FROM xorj.trades
+            WHERE job_id = '00000000-0000-4000-8000-00000000b001'),
+          1, 'the job''s trade is still there');
+SELECT throws_ok($$DELETE FROM xorj.trades WHERE id = '00000000-0000-4000-8000-00000000c001'$$,
+    '23503',
+    'update or delete on table "trades" violates foreign key constraint "trade_events_trade_id_fkey" on table "trade_events"',
+    'deleting a trade that has events raises 23503 foreign_key_violation');
+SELECT is((SELECT count(*)::int FROM xorj.trade_events
+            WHERE trade_id = '00000000-0000-4000-8000-00000000c001'),
+          1, 'the trade''s event is still there');
+
+-- A referencing row needs its parent.
+SELECT throws_ok($$
+    INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
+    VALUES ('00000000-0000-4000-8000-00000000a0ff', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 1)
+$$, '23503', NULL, 'a score for a run that does not exist raises 23503');
+SELECT throws_ok($$
+    INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
+                             to_token_address, amount_in, expected_amount_out)
+    VALUES ('00000000-0000-4000-8000-00000000b0ff', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-2',
+            'So11111111111111111111111111111111111111112',
+            'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1, 1)
+$$, '23503', NULL, 'a trade for a job that does not exist raises 23503');
+SELECT throws_ok($$
+    INSERT INTO xorj.trade_events (trade_id, to_status, actor)
+    VALUES ('00000000-0000-4000-8000-00000000c0ff', 'PENDING', 'test')
+$$, '23503', NULL, 'an event for a trade that does not exist raises 23503');
+
+-- Only the referenced rows are protected: unreferenced ones delete normally.
+SELECT lives_ok($$DELETE FROM xorj.scoring_runs WHERE id = '00000000-0000-4000-8000-00000000a002'$$,
+    'a scoring run without scores can be deleted');
+SELECT lives_ok($$DELETE FROM xorj.execution_jobs WHERE id = '00000000-0000-4000-8000-00000000b002'$$,
+    'an execution job without trades can be deleted');
+
+SELECT * FROM finish();
+ROLLBACK;
