@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import psycopg
+
 from app import devdb, migrate
 from app.config import ConfigError, external_database_url, yoyo_url
 
@@ -106,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (CliError, ConfigError, devdb.DevDbError) as exc:
         print(f"xorj: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.OperationalError as exc:
+        message = " ".join(str(exc).split())
+        print(f"xorj: cannot reach the database: {message}", file=sys.stderr)
         return 1
 
 

@@ -70,7 +70,7 @@ def url_from_params(params: Mapping[str, object]) -> str:
             auth += ":" + quote(password, safe="")
         auth += "@"
     dbname = quote(rest.pop("dbname", ""), safe="")
-    query = urlencode(rest, safe="/")
+    query = urlencode(rest, safe="/", quote_via=quote)
     return f"postgresql://{auth}/{dbname}" + (f"?{query}" if query else "")
 
 

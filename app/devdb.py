@@ -158,7 +158,7 @@ def locate(checkout: Path = ROOT, create: bool = False) -> Cluster:
             link.symlink_to(fallback)
             base = fallback
     socket_dir = base / "run"
-    if len(str(socket_dir / f".s.PGSQL.{port}")) > SOCKET_PATH_LIMIT:
+    if len(os.fsencode(socket_dir / f".s.PGSQL.{port}")) > SOCKET_PATH_LIMIT:
         socket_dir = Path(tempfile.gettempdir()) / f"xorj-{key}"
     if create:
         socket_dir.mkdir(mode=0o700, exist_ok=True)

@@ -42,14 +42,14 @@ def code_files() -> list[Path]:
     return files
 
 
-# Functions of the api schema that this transaction did not (re)create: left over from
-# files or signatures that no longer exist. CREATE OR REPLACE rewrites a function's
-# pg_proc row, so a function the code files define has this transaction's xmin.
-_STALE_API_FUNCTIONS = """
-    SELECT p.oid::regprocedure::text
+# The functions of the api schema with the version of their catalog row. CREATE OR
+# REPLACE rewrites a function's pg_proc row (a new xmin), so a function whose row is the
+# same before and after the code files ran is one no file defines any more. (Comparing
+# with the transaction's own xid would not do: yoyo runs its steps in savepoints.)
+_API_FUNCTIONS = """
+    SELECT p.oid::regprocedure::text, p.xmin::text
     FROM pg_catalog.pg_proc p
     WHERE p.pronamespace = 'api'::regnamespace
-      AND p.xmin::text::bigint <> pg_catalog.pg_current_xact_id()::text::bigint % 4294967296
 """
 
 
@@ -59,13 +59,18 @@ def apply_code(connection: Any) -> list[str]:
     procedures/ and views/ say."""
     applied = []
     cursor = connection.cursor()
+    cursor.execute("SELECT to_regnamespace('api') IS NOT NULL")
+    before = set()
+    if cursor.fetchone()[0]:
+        cursor.execute(_API_FUNCTIONS)
+        before = set(cursor.fetchall())
     for path in code_files():
         text = path.read_text()
         if text.strip():
             cursor.execute(text)  # no parameters: psycopg sends the whole file at once
         applied.append(str(path.relative_to(ROOT)))
-    cursor.execute(_STALE_API_FUNCTIONS)
-    for (signature,) in cursor.fetchall():
+    cursor.execute(_API_FUNCTIONS)
+    for signature, _ in sorted(before & set(cursor.fetchall())):
         cursor.execute(f"DROP FUNCTION {signature} CASCADE")
     return applied
 
