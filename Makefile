@@ -62,6 +62,7 @@ migrate: db
 	@$(XORJ) db migrate
 
 run: migrate
+	@$(XORJ) db seed --sample-data
 	@$(XORJ) db status
 	@echo "database: $$($(XORJ) db url)"
 	@echo "stop the project's PostgreSQL with: make stop"

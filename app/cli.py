@@ -82,6 +82,13 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "status":
         for mid, applied in migrate.status(url):
             print(f"{'applied' if applied else 'pending'}  {mid}")
+    elif args.action == "seed":
+        if not args.sample_data:
+            raise CliError("db seed: say what to load (--sample-data)")
+        from app.seed import load_sample_data
+
+        for line in load_sample_data(url).lines:
+            print(line)
     return 0
 
 
@@ -96,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dev_db)
 
     p = sub.add_parser("db", help="migrations of the configured database")
-    p.add_argument("action", choices=["migrate", "rollback", "status", "apply-code", "url"])
+    p.add_argument("action", choices=["migrate", "rollback", "status", "apply-code", "url", "seed"])
     p.add_argument("--yoyo", action="store_true", help="url: in yoyo's form")
+    p.add_argument(
+        "--sample-data", action="store_true", help="seed: the original system's sample data"
+    )
     p.set_defaults(func=cmd_db)
     return parser
 
