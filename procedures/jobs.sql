@@ -1,0 +1,413 @@
+-- Trade Execution Bot: execution jobs (one row per bot run). Role xorj_bot.
+--
+-- Guards that hold against direct SQL (trigger execution_jobs_guard):
+--   * a job is inserted PENDING, without worker or error; started_at, heartbeat_at and
+--     completed_at are the database's (NULL on insert, whatever the INSERT says);
+--   * status moves only PENDING -> RUNNING (worker_id required; started_at and
+--     heartbeat_at := clock_timestamp()), RUNNING -> COMPLETED, RUNNING -> FAILED and
+--     PENDING -> FAILED (completed_at := clock_timestamp(); FAILED needs an error);
+--     anything else is XJ423 'execution job <id>: <FROM> -> <TO> is not allowed';
+--   * id, trigger_reason, parameters and created_at never change; worker_id is set by
+--     the start only; heartbeat_at changes only while RUNNING (to the database's clock);
+--   * a COMPLETED or FAILED job never changes again (an UPDATE that changes nothing is
+--     skipped);
+--   * DELETE and TRUNCATE are refused.
+--
+-- The api functions lock the job row (FOR UPDATE) before deciding, so two workers
+-- racing for one job are serialized: one starts it, the other gets XJ423. A worker
+-- acts on a RUNNING job only while it holds it (XJ409 job_worker_mismatch otherwise).
+-- Repeating complete or fail with the same values returns the job unchanged.
+
+-- Refuse a status move of a job: XJ423.
+CREATE OR REPLACE FUNCTION xorj.execution_job_refuse_move(p_id uuid, p_from xorj.job_status,
+                                                          p_to xorj.job_status)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    PERFORM xorj.raise_state('execution_jobs',
+        format('execution job %s: %s -> %s is not allowed', p_id, p_from, p_to),
+        format('current status %s; jobs move PENDING -> RUNNING -> COMPLETED, or from PENDING or RUNNING to FAILED, and a COMPLETED or FAILED job is final.', p_from),
+        'Read the job again; create a new job to run again.');
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION xorj.execution_jobs_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF TG_OP IN ('DELETE', 'TRUNCATE') THEN
+        PERFORM xorj.raise_state('execution_jobs',
+            format('execution jobs are never deleted: %s is not allowed', TG_OP),
+            'Trades reference their job; a job that went wrong is marked FAILED.',
+            'Use api.fail_execution_job.');
+    END IF;
+
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status IS DISTINCT FROM 'PENDING' THEN
+            PERFORM xorj.raise_state('execution_jobs',
+                format('an execution job is created PENDING, not %s', NEW.status),
+                'Jobs enter the table PENDING and are started by a worker.',
+                'Use api.create_execution_job.');
+        END IF;
+        IF NEW.worker_id IS NOT NULL OR NEW.error_message IS NOT NULL THEN
+            PERFORM xorj.raise_state('execution_jobs',
+                'a new execution job has no worker or error yet',
+                'worker_id is set when a worker starts the job, error_message when it fails.',
+                'Use api.create_execution_job.');
+        END IF;
+        NEW.started_at := NULL;
+        NEW.heartbeat_at := NULL;
+        NEW.completed_at := NULL;
+        NEW.created_at := clock_timestamp();
+        NEW.updated_at := NEW.created_at;
+        RETURN NEW;
+    END IF;
+
+    -- UPDATE. (This trigger runs before execution_jobs_touch, which sets updated_at.)
+    IF (NEW.id, NEW.trigger_reason, NEW.parameters, NEW.created_at)
+       IS DISTINCT FROM (OLD.id, OLD.trigger_reason, OLD.parameters, OLD.created_at) THEN
+        PERFORM xorj.raise_state('execution_jobs',
+            format('execution job %s: id, trigger_reason, parameters and created_at cannot change', OLD.id),
+            'A job keeps what it was created with.',
+            'Create a new job instead.');
+    END IF;
+
+    IF OLD.status IN ('COMPLETED', 'FAILED') THEN
+        IF (NEW.status, NEW.worker_id, NEW.started_at, NEW.heartbeat_at, NEW.completed_at,
+            NEW.error_message)
+           IS NOT DISTINCT FROM
+           (OLD.status, OLD.worker_id, OLD.started_at, OLD.heartbeat_at, OLD.completed_at,
+            OLD.error_message) THEN
+            RETURN NULL;  -- an update that changes nothing: the final row stays as it is
+        END IF;
+        IF NEW.status = OLD.status THEN
+            PERFORM xorj.raise_state('execution_jobs',
+                format('execution job %s is %s: it cannot change', OLD.id, OLD.status),
+                format('A %s job is final; no column may change.', OLD.status),
+                'Create a new job to run again.');
+        END IF;
+        PERFORM xorj.execution_job_refuse_move(OLD.id, OLD.status, NEW.status);
+    END IF;
+
+    -- The timestamps are the database's, whatever the UPDATE says. A heartbeat (a new
+    -- heartbeat_at on a job that stays RUNNING) is the database's clock too.
+    IF NEW.heartbeat_at IS DISTINCT FROM OLD.heartbeat_at THEN
+        IF OLD.status = 'PENDING' AND NEW.status = 'PENDING' THEN
+            PERFORM xorj.raise_state('execution_jobs',
+                format('execution job %s is PENDING: heartbeat_at changes only while it is RUNNING', OLD.id),
+                'A heartbeat is the running worker saying it is alive.',
+                'Start the job first (api.start_execution_job).');
+        END IF;
+        NEW.heartbeat_at := CASE WHEN OLD.status = 'RUNNING' AND NEW.status = 'RUNNING'
+                                 THEN clock_timestamp() ELSE OLD.heartbeat_at END;
+    END IF;
+    NEW.started_at := OLD.started_at;
+    NEW.completed_at := OLD.completed_at;
+
+    IF OLD.status <> 'PENDING' AND NEW.worker_id IS DISTINCT FROM OLD.worker_id THEN
+        PERFORM xorj.raise_state('execution_jobs',
+            format('execution job %s: its worker_id cannot change', OLD.id),
+            format('The job is held by worker %s.', OLD.worker_id),
+            'Only the start of a PENDING job sets the worker.');
+    END IF;
+
+    IF NEW.status = OLD.status THEN  -- PENDING or RUNNING staying put
+        IF (NEW.worker_id, NEW.error_message) IS DISTINCT FROM (OLD.worker_id, OLD.error_message) THEN
+            PERFORM xorj.raise_state('execution_jobs',
+                format('execution job %s is %s: worker_id and error_message change only with its status', OLD.id, OLD.status),
+                'worker_id is set by the start, error_message by the failure.',
+                'Use api.start_execution_job or api.fail_execution_job.');
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    IF (OLD.status, NEW.status) = ('PENDING'::xorj.job_status, 'RUNNING'::xorj.job_status) THEN
+        IF NEW.worker_id IS NULL OR btrim(NEW.worker_id) = '' OR length(NEW.worker_id) > 200 THEN
+            PERFORM xorj.raise_invalid('worker_id', 'is required to start a job (1 to 200 characters)');
+        END IF;
+        IF NEW.error_message IS NOT NULL THEN
+            PERFORM xorj.raise_state('execution_jobs',
+                format('execution job %s: a RUNNING job has no error', OLD.id),
+                'error_message belongs to FAILED jobs.');
+        END IF;
+        NEW.started_at := clock_timestamp();
+        NEW.heartbeat_at := NEW.started_at;
+    ELSIF (OLD.status, NEW.status) = ('RUNNING'::xorj.job_status, 'COMPLETED'::xorj.job_status) THEN
+        IF NEW.error_message IS NOT NULL THEN
+            PERFORM xorj.raise_state('execution_jobs',
+                format('execution job %s: a COMPLETED job has no error', OLD.id),
+                'error_message belongs to FAILED jobs.');
+        END IF;
+        NEW.completed_at := clock_timestamp();
+    ELSIF NEW.status = 'FAILED' THEN  -- from PENDING or RUNNING
+        IF OLD.status = 'PENDING' AND NEW.worker_id IS NOT NULL THEN
+            PERFORM xorj.raise_state('execution_jobs',
+                format('execution job %s: a job that never started has no worker', OLD.id),
+                'worker_id is set by the start.');
+        END IF;
+        IF coalesce(btrim(NEW.error_message), '') = '' THEN
+            PERFORM xorj.raise_invalid('error_message', 'is required when a job fails',
+                'A failed job says why.');
+        END IF;
+        NEW.completed_at := clock_timestamp();
+    ELSE
+        PERFORM xorj.execution_job_refuse_move(OLD.id, OLD.status, NEW.status);
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+-- Named so that it fires before execution_jobs_touch (triggers fire in name order).
+CREATE OR REPLACE TRIGGER execution_jobs_guard
+    BEFORE INSERT OR UPDATE OR DELETE ON xorj.execution_jobs
+    FOR EACH ROW EXECUTE FUNCTION xorj.execution_jobs_guard();
+CREATE OR REPLACE TRIGGER execution_jobs_no_truncate
+    BEFORE TRUNCATE ON xorj.execution_jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION xorj.execution_jobs_guard();
+
+-- The job, locked FOR UPDATE, or XJ404.
+CREATE OR REPLACE FUNCTION xorj.lock_execution_job(p_job_id uuid) RETURNS xorj.execution_jobs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    j xorj.execution_jobs;
+BEGIN
+    IF p_job_id IS NULL THEN
+        PERFORM xorj.raise_invalid('job_id', 'is required');
+    END IF;
+    SELECT * INTO j FROM xorj.execution_jobs WHERE id = p_job_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM xorj.raise_not_found('execution job', p_job_id::text);
+    END IF;
+    RETURN j;
+END
+$fn$;
+
+-- A worker id: 1 to 200 characters, not blank, or XJ422.
+CREATE OR REPLACE FUNCTION xorj.check_worker_id(p_worker_id text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF p_worker_id IS NULL OR btrim(p_worker_id) = '' THEN
+        PERFORM xorj.raise_invalid('worker_id', 'is required');
+    END IF;
+    IF length(p_worker_id) > 200 THEN
+        PERFORM xorj.raise_invalid('worker_id', format('is %s characters long; at most 200', length(p_worker_id)));
+    END IF;
+    RETURN p_worker_id;
+END
+$fn$;
+
+-- A RUNNING job must be held by the worker acting on it: XJ409 job_worker_mismatch.
+CREATE OR REPLACE FUNCTION xorj.check_job_worker(j xorj.execution_jobs, p_worker_id text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF j.worker_id IS DISTINCT FROM p_worker_id THEN
+        PERFORM xorj.raise_conflict('job_worker_mismatch',
+            format('execution job %s is held by %s, not by worker %s', j.id,
+                   coalesce('worker ' || j.worker_id, 'no worker'), p_worker_id),
+            format('job_worker_id=%s', coalesce(j.worker_id, '')),
+            'Only the worker that started a job may heartbeat, complete or fail it.');
+    END IF;
+END
+$fn$;
+
+-- A new job, PENDING.
+CREATE OR REPLACE FUNCTION api.create_execution_job(p_trigger_reason text,
+                                                    p_parameters jsonb DEFAULT '{}'::jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_allowed text[] := enum_range(NULL::xorj.trigger_reason)::text[];
+    j xorj.execution_jobs;
+BEGIN
+    IF p_trigger_reason IS NULL OR NOT (p_trigger_reason = ANY (v_allowed)) THEN
+        PERFORM xorj.raise_invalid('trigger_reason',
+            format('%s is not one of %s', coalesce(quote_literal(p_trigger_reason), 'null'),
+                   array_to_string(v_allowed, ', ')),
+            format('Use one of %s.', array_to_string(v_allowed, ', ')));
+    END IF;
+    IF p_parameters IS NULL OR jsonb_typeof(p_parameters) <> 'object' THEN
+        PERFORM xorj.raise_invalid('parameters',
+            format('must be a JSON object, not %s', coalesce(jsonb_typeof(p_parameters), 'null')));
+    END IF;
+    INSERT INTO xorj.execution_jobs (trigger_reason, parameters)
+    VALUES (p_trigger_reason::xorj.trigger_reason, p_parameters)
+    RETURNING * INTO j;
+    RETURN to_jsonb(j);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.create_execution_job(text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.create_execution_job(text, jsonb) TO xorj_bot;
+
+-- PENDING -> RUNNING, held by p_worker_id.
+CREATE OR REPLACE FUNCTION api.start_execution_job(p_job_id uuid, p_worker_id text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_worker text := xorj.check_worker_id(p_worker_id);
+    j xorj.execution_jobs := xorj.lock_execution_job(p_job_id);
+BEGIN
+    IF j.status <> 'PENDING' THEN
+        PERFORM xorj.execution_job_refuse_move(j.id, j.status, 'RUNNING');
+    END IF;
+    UPDATE xorj.execution_jobs SET status = 'RUNNING', worker_id = v_worker
+    WHERE id = j.id RETURNING * INTO j;
+    RETURN to_jsonb(j);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.start_execution_job(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.start_execution_job(uuid, text) TO xorj_bot;
+
+-- The running worker is alive: heartbeat_at := clock_timestamp().
+CREATE OR REPLACE FUNCTION api.heartbeat_execution_job(p_job_id uuid, p_worker_id text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_worker text := xorj.check_worker_id(p_worker_id);
+    j xorj.execution_jobs := xorj.lock_execution_job(p_job_id);
+BEGIN
+    IF j.status <> 'RUNNING' THEN
+        PERFORM xorj.raise_state('execution_jobs',
+            format('execution job %s is %s, not RUNNING: no heartbeat', j.id, j.status),
+            format('current status %s', j.status),
+            CASE WHEN j.status = 'FAILED'
+                 THEN 'The job has failed (perhaps reaped as stalled); stop working on it.'
+                 ELSE 'Only a started job takes heartbeats.' END);
+    END IF;
+    PERFORM xorj.check_job_worker(j, v_worker);
+    UPDATE xorj.execution_jobs SET heartbeat_at = clock_timestamp()
+    WHERE id = j.id RETURNING * INTO j;
+    RETURN to_jsonb(j);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.heartbeat_execution_job(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.heartbeat_execution_job(uuid, text) TO xorj_bot;
+
+-- RUNNING -> COMPLETED by the worker holding it. Repeated by that worker on the
+-- COMPLETED job: returned unchanged.
+CREATE OR REPLACE FUNCTION api.complete_execution_job(p_job_id uuid, p_worker_id text)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_worker text := xorj.check_worker_id(p_worker_id);
+    j xorj.execution_jobs := xorj.lock_execution_job(p_job_id);
+BEGIN
+    IF j.status = 'COMPLETED' AND j.worker_id = v_worker THEN
+        RETURN to_jsonb(j);  -- a repeat: unchanged
+    END IF;
+    IF j.status <> 'RUNNING' THEN
+        PERFORM xorj.execution_job_refuse_move(j.id, j.status, 'COMPLETED');
+    END IF;
+    PERFORM xorj.check_job_worker(j, v_worker);
+    UPDATE xorj.execution_jobs SET status = 'COMPLETED'
+    WHERE id = j.id RETURNING * INTO j;
+    RETURN to_jsonb(j);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.complete_execution_job(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.complete_execution_job(uuid, text) TO xorj_bot;
+
+-- PENDING or RUNNING -> FAILED with the reason. With p_worker_id, the job must be
+-- RUNNING and held by that worker (XJ409 job_worker_mismatch); without it (a supervisor,
+-- or a job that never started) any PENDING or RUNNING job. Repeated with the same error
+-- (and the same worker, if given) on the FAILED job: returned unchanged.
+CREATE OR REPLACE FUNCTION api.fail_execution_job(p_job_id uuid, p_error text,
+                                                  p_worker_id text DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    j xorj.execution_jobs;
+BEGIN
+    IF p_error IS NULL OR btrim(p_error) = '' THEN
+        PERFORM xorj.raise_invalid('error', 'is required', 'Say why the job failed.');
+    END IF;
+    IF length(p_error) > 10000 THEN
+        PERFORM xorj.raise_invalid('error', format('is %s characters long; at most 10000', length(p_error)));
+    END IF;
+    IF p_worker_id IS NOT NULL THEN
+        PERFORM xorj.check_worker_id(p_worker_id);
+    END IF;
+    j := xorj.lock_execution_job(p_job_id);
+    IF j.status = 'FAILED' AND j.error_message = p_error
+       AND (p_worker_id IS NULL OR j.worker_id = p_worker_id) THEN
+        RETURN to_jsonb(j);  -- a repeat: unchanged
+    END IF;
+    IF j.status NOT IN ('PENDING', 'RUNNING') THEN
+        PERFORM xorj.execution_job_refuse_move(j.id, j.status, 'FAILED');
+    END IF;
+    IF p_worker_id IS NOT NULL THEN
+        PERFORM xorj.check_job_worker(j, p_worker_id);
+    END IF;
+    UPDATE xorj.execution_jobs SET status = 'FAILED', error_message = p_error
+    WHERE id = j.id RETURNING * INTO j;
+    RETURN to_jsonb(j);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.fail_execution_job(uuid, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.fail_execution_job(uuid, text, text) TO xorj_bot;
+
+-- Every RUNNING job whose last heartbeat is older than p_stale_after becomes FAILED
+-- ('stalled: no heartbeat since <UTC time, ISO 8601> (worker <id>)') and is returned, oldest
+-- heartbeat first. SKIP LOCKED: a job another transaction holds (a reaper, or its
+-- worker heartbeating or completing it right now) is left to that transaction, so two
+-- concurrent reapers never fail the same job and a live worker is never blocked.
+CREATE OR REPLACE FUNCTION api.reap_execution_jobs(p_stale_after interval)
+RETURNS SETOF jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF p_stale_after IS NULL OR p_stale_after <= interval '0' THEN
+        PERFORM xorj.raise_invalid('stale_after',
+            format('%s must be greater than 0', coalesce(p_stale_after::text, 'null')),
+            'Give the time after which a silent worker counts as stalled, e.g. 5 minutes.');
+    END IF;
+    RETURN QUERY
+        WITH stale AS (
+            SELECT j.id
+            FROM xorj.execution_jobs j
+            WHERE j.status = 'RUNNING'
+              AND j.heartbeat_at < clock_timestamp() - p_stale_after
+            ORDER BY j.heartbeat_at
+            FOR UPDATE SKIP LOCKED
+        ), reaped AS (
+            UPDATE xorj.execution_jobs j
+            SET status = 'FAILED',
+                error_message = format('stalled: no heartbeat since %s (worker %s)',
+                                       to_char(j.heartbeat_at AT TIME ZONE 'UTC',
+                                               'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                       j.worker_id)
+            FROM stale
+            WHERE j.id = stale.id
+            RETURNING j.*
+        )
+        SELECT to_jsonb(reaped) FROM reaped ORDER BY reaped.heartbeat_at, reaped.id;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.reap_execution_jobs(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.reap_execution_jobs(interval) TO xorj_bot;

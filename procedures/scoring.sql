@@ -1,0 +1,512 @@
+-- Quantitative Engine: scoring runs and their trader scores. Role xorj_engine; the
+-- ranked lists are also read by xorj_bot and xorj_api.
+--
+-- Guards that hold against direct SQL:
+--   xorj.scoring_runs (trigger scoring_runs_guard)
+--     * a run is inserted PENDING, without error; started_at and completed_at are the
+--       database's (NULL on insert, whatever the INSERT says);
+--     * status moves only PENDING -> RUNNING (started_at := clock_timestamp()),
+--       RUNNING -> COMPLETED (completed_at := clock_timestamp()), PENDING or RUNNING ->
+--       FAILED (completed_at := clock_timestamp(), error_message required); anything
+--       else is XJ423 'scoring run <id>: <FROM> -> <TO> is not allowed';
+--     * id and created_at never change; error_message is written only by the move to
+--       FAILED; a COMPLETED or FAILED run never changes again (an UPDATE that changes
+--       nothing is skipped);
+--     * DELETE and TRUNCATE are refused.
+--   xorj.trader_scores (triggers trader_scores_*)
+--     * rows are inserted only while their run is RUNNING (checked once per statement,
+--       the runs locked FOR SHARE so a concurrent completion waits or is seen);
+--     * UPDATE, DELETE and TRUNCATE are refused: scores are immutable.
+--
+-- Ranking: best xorj_trust_score first, ties by wallet_address ascending (the database
+-- collation), read in the order of index trader_scores_run_rank_idx with LIMIT, never
+-- sorting a whole run. The query lives in xorj.scoring_ranking, an inlinable SQL
+-- function, so the pgTAP suite can EXPLAIN exactly what the api functions run.
+
+-- Refuse a status move of a run: XJ423.
+CREATE OR REPLACE FUNCTION xorj.scoring_run_refuse_move(p_id uuid, p_from xorj.run_status,
+                                                        p_to xorj.run_status)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    PERFORM xorj.raise_state('scoring_runs',
+        format('scoring run %s: %s -> %s is not allowed', p_id, p_from, p_to),
+        format('current status %s; runs move PENDING -> RUNNING -> COMPLETED, or from PENDING or RUNNING to FAILED, and a COMPLETED or FAILED run is final.', p_from),
+        'Read the run again; create a new run to score again.');
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION xorj.scoring_runs_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF TG_OP IN ('DELETE', 'TRUNCATE') THEN
+        PERFORM xorj.raise_state('scoring_runs',
+            format('scoring runs are never deleted: %s is not allowed', TG_OP),
+            'Scores reference their run; a run that went wrong is marked FAILED.',
+            'Use api.fail_scoring_run.');
+    END IF;
+
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.status IS DISTINCT FROM 'PENDING' THEN
+            PERFORM xorj.raise_state('scoring_runs',
+                format('a scoring run is created PENDING, not %s', NEW.status),
+                'Runs enter the table PENDING and move on with api.start_scoring_run, api.complete_scoring_run or api.fail_scoring_run.',
+                'Use api.create_scoring_run.');
+        END IF;
+        IF NEW.error_message IS NOT NULL THEN
+            PERFORM xorj.raise_state('scoring_runs',
+                'a new scoring run has no error',
+                'error_message is written when the run fails.',
+                'Use api.create_scoring_run.');
+        END IF;
+        NEW.started_at := NULL;
+        NEW.completed_at := NULL;
+        NEW.created_at := clock_timestamp();
+        NEW.updated_at := NEW.created_at;
+        RETURN NEW;
+    END IF;
+
+    -- UPDATE. (This trigger runs before scoring_runs_touch, which sets updated_at.)
+    IF (NEW.id, NEW.created_at) IS DISTINCT FROM (OLD.id, OLD.created_at) THEN
+        PERFORM xorj.raise_state('scoring_runs',
+            format('scoring run %s: id and created_at cannot change', OLD.id),
+            'A run keeps its identity.');
+    END IF;
+
+    IF OLD.status IN ('COMPLETED', 'FAILED') THEN
+        IF (NEW.status, NEW.started_at, NEW.completed_at, NEW.error_message)
+           IS NOT DISTINCT FROM
+           (OLD.status, OLD.started_at, OLD.completed_at, OLD.error_message) THEN
+            RETURN NULL;  -- an update that changes nothing: the final row stays as it is
+        END IF;
+        IF NEW.status = OLD.status THEN
+            PERFORM xorj.raise_state('scoring_runs',
+                format('scoring run %s is %s: it cannot change', OLD.id, OLD.status),
+                format('A %s run is final; no column may change.', OLD.status),
+                'Create a new run to score again.');
+        END IF;
+        PERFORM xorj.scoring_run_refuse_move(OLD.id, OLD.status, NEW.status);
+    END IF;
+
+    -- started_at and completed_at are the database's, whatever the UPDATE says.
+    NEW.started_at := OLD.started_at;
+    NEW.completed_at := OLD.completed_at;
+
+    IF NEW.status = OLD.status THEN  -- PENDING or RUNNING staying put
+        IF NEW.error_message IS DISTINCT FROM OLD.error_message THEN
+            PERFORM xorj.raise_state('scoring_runs',
+                format('scoring run %s is %s: error_message is written only when it fails', OLD.id, OLD.status),
+                'error_message belongs to FAILED runs.',
+                'Use api.fail_scoring_run.');
+        END IF;
+        RETURN NEW;
+    END IF;
+
+    IF (OLD.status, NEW.status) = ('PENDING'::xorj.run_status, 'RUNNING'::xorj.run_status) THEN
+        NEW.started_at := clock_timestamp();
+    ELSIF (OLD.status, NEW.status) = ('RUNNING'::xorj.run_status, 'COMPLETED'::xorj.run_status) THEN
+        NEW.completed_at := clock_timestamp();
+    ELSIF NEW.status = 'FAILED' THEN  -- from PENDING or RUNNING
+        IF coalesce(btrim(NEW.error_message), '') = '' THEN
+            PERFORM xorj.raise_invalid('error_message', 'is required when a run fails',
+                'A failed run says why.');
+        END IF;
+        NEW.completed_at := clock_timestamp();
+        RETURN NEW;
+    ELSE
+        PERFORM xorj.scoring_run_refuse_move(OLD.id, OLD.status, NEW.status);
+    END IF;
+
+    IF NEW.error_message IS NOT NULL THEN
+        PERFORM xorj.raise_state('scoring_runs',
+            format('scoring run %s: a %s run has no error', OLD.id, NEW.status),
+            'error_message belongs to FAILED runs.',
+            'Use api.fail_scoring_run.');
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+-- Named so that it fires before scoring_runs_touch (triggers fire in name order).
+CREATE OR REPLACE TRIGGER scoring_runs_guard
+    BEFORE INSERT OR UPDATE OR DELETE ON xorj.scoring_runs
+    FOR EACH ROW EXECUTE FUNCTION xorj.scoring_runs_guard();
+CREATE OR REPLACE TRIGGER scoring_runs_no_truncate
+    BEFORE TRUNCATE ON xorj.scoring_runs
+    FOR EACH STATEMENT EXECUTE FUNCTION xorj.scoring_runs_guard();
+
+-- Scores are immutable: UPDATE, DELETE and TRUNCATE are refused, whatever they touch.
+CREATE OR REPLACE FUNCTION xorj.trader_scores_refuse_change() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    PERFORM xorj.raise_state('trader_scores',
+        format('trader scores are immutable: %s is not allowed', TG_OP),
+        'A score is written once, by the completion of its run.',
+        'Score again in a new run.');
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER trader_scores_immutable
+    BEFORE UPDATE OR DELETE ON xorj.trader_scores
+    FOR EACH STATEMENT EXECUTE FUNCTION xorj.trader_scores_refuse_change();
+CREATE OR REPLACE TRIGGER trader_scores_no_truncate
+    BEFORE TRUNCATE ON xorj.trader_scores
+    FOR EACH STATEMENT EXECUTE FUNCTION xorj.trader_scores_refuse_change();
+
+-- Inserted scores belong to RUNNING runs: one check per statement (100,000 rows in one
+-- INSERT cost one look-up per distinct run). FOR SHARE conflicts with the UPDATE that
+-- completes or fails a run, so a concurrent completion either waits for this
+-- transaction or is seen here (READ COMMITTED re-reads the locked row).
+CREATE OR REPLACE FUNCTION xorj.trader_scores_check_run() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_run xorj.scoring_runs;
+BEGIN
+    PERFORM 1
+    FROM xorj.scoring_runs r
+    WHERE r.id IN (SELECT DISTINCT n.run_id FROM new_scores n)
+    ORDER BY r.id
+    FOR SHARE OF r;
+    -- Locked them all (in id order); now look for one that is not RUNNING.
+    SELECT r.* INTO v_run
+    FROM xorj.scoring_runs r
+    WHERE r.id IN (SELECT DISTINCT n.run_id FROM new_scores n) AND r.status <> 'RUNNING'
+    ORDER BY r.id
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM xorj.raise_state('trader_scores',
+            format('scoring run %s is %s: scores are added only while it is RUNNING', v_run.id, v_run.status),
+            format('current status %s', v_run.status),
+            'Start the run, then complete it with its scores (api.complete_scoring_run).');
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER trader_scores_run_running
+    AFTER INSERT ON xorj.trader_scores
+    REFERENCING NEW TABLE AS new_scores
+    FOR EACH STATEMENT EXECUTE FUNCTION xorj.trader_scores_check_run();
+
+-- The latest COMPLETED run (newest completed_at, then highest id), read from index
+-- scoring_runs_latest_completed_idx. Inlinable (plain SQL, no SET, not SECURITY DEFINER).
+CREATE OR REPLACE FUNCTION xorj.latest_completed_scoring_run()
+RETURNS TABLE (id uuid, completed_at timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT r.id, r.completed_at
+    FROM xorj.scoring_runs r
+    WHERE r.status = 'COMPLETED'::xorj.run_status
+    ORDER BY r.completed_at DESC, r.id DESC
+    LIMIT 1;
+END;
+
+-- One page of a run's scores, ranked: rank is the 1-based position in the whole run
+-- (row_number over the same order, computed before OFFSET), so rank = offset + position.
+-- The page is found in index trader_scores_run_rank_idx (run_id, xorj_trust_score DESC,
+-- wallet_address), read in order and stopped after p_offset + p_limit entries; it needs
+-- only the index's columns (an index-only scan once the visibility map is set, so deep
+-- offsets skip entries without visiting the heap); then each row of the page fetches its
+-- metrics by the unique key (run_id, wallet_address), a subplan per row (at most 1000).
+-- No step sorts; the api functions also plan it with enable_sort off, so a deep page
+-- that a cost estimate would rather sort is read from the index all the same. p_limit NULL means
+-- no limit. Inlinable (plain SQL, no SET, not SECURITY DEFINER): EXPLAIN SELECT * FROM
+-- xorj.scoring_ranking(...) shows the plan the api functions run.
+CREATE OR REPLACE FUNCTION xorj.scoring_ranking(p_run_id uuid, p_limit integer, p_offset integer)
+RETURNS TABLE (rank bigint, wallet_address text, xorj_trust_score numeric, metrics jsonb)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT page.rank, page.wallet_address::text, page.xorj_trust_score,
+           (SELECT t.metrics
+            FROM xorj.trader_scores t
+            WHERE t.run_id = p_run_id AND t.wallet_address = page.wallet_address)
+    FROM (
+        SELECT row_number() OVER (ORDER BY s.xorj_trust_score DESC, s.wallet_address) AS rank,
+               s.xorj_trust_score, s.wallet_address
+        FROM xorj.trader_scores s
+        WHERE s.run_id = p_run_id
+        ORDER BY s.xorj_trust_score DESC, s.wallet_address
+        LIMIT p_limit OFFSET p_offset
+    ) AS page
+    ORDER BY page.xorj_trust_score DESC, page.wallet_address;
+END;
+
+-- Page bounds of the ranked lists: limit 1..1000, offset >= 0, else XJ422.
+CREATE OR REPLACE FUNCTION xorj.scoring_check_page(p_limit integer, p_offset integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
+        PERFORM xorj.raise_invalid('limit', format('%s is not in 1..1000', coalesce(p_limit::text, 'null')),
+            'Page through the list with offset.');
+    END IF;
+    IF p_offset IS NULL OR p_offset < 0 THEN
+        PERFORM xorj.raise_invalid('offset', format('%s must be 0 or more', coalesce(p_offset::text, 'null')));
+    END IF;
+END
+$fn$;
+
+-- The run, locked FOR UPDATE, or XJ404.
+CREATE OR REPLACE FUNCTION xorj.lock_scoring_run(p_run_id uuid) RETURNS xorj.scoring_runs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    r xorj.scoring_runs;
+BEGIN
+    IF p_run_id IS NULL THEN
+        PERFORM xorj.raise_invalid('run_id', 'is required');
+    END IF;
+    SELECT * INTO r FROM xorj.scoring_runs WHERE id = p_run_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM xorj.raise_not_found('scoring run', p_run_id::text);
+    END IF;
+    RETURN r;
+END
+$fn$;
+
+-- A new run, PENDING.
+CREATE OR REPLACE FUNCTION api.create_scoring_run() RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    r xorj.scoring_runs;
+BEGIN
+    INSERT INTO xorj.scoring_runs DEFAULT VALUES RETURNING * INTO r;
+    RETURN to_jsonb(r);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.create_scoring_run() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.create_scoring_run() TO xorj_engine;
+
+-- PENDING -> RUNNING.
+CREATE OR REPLACE FUNCTION api.start_scoring_run(p_run_id uuid) RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    r xorj.scoring_runs := xorj.lock_scoring_run(p_run_id);
+BEGIN
+    IF r.status <> 'PENDING' THEN
+        PERFORM xorj.scoring_run_refuse_move(r.id, r.status, 'RUNNING');
+    END IF;
+    UPDATE xorj.scoring_runs SET status = 'RUNNING' WHERE id = r.id RETURNING * INTO r;
+    RETURN to_jsonb(r);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.start_scoring_run(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.start_scoring_run(uuid) TO xorj_engine;
+
+-- RUNNING -> COMPLETED with all its scores, in the caller's transaction: every element
+-- is validated first (set-based, one pass over the array), the first invalid one
+-- rejects the batch with XJ422 naming scores[<index>].<field>; then one INSERT ...
+-- SELECT writes them all. Returns the run plus "scores_inserted".
+--
+-- An element: {"wallet_address": base58 32..44 characters, "xorj_trust_score": a JSON
+-- number >= 0, "metrics": a JSON object (optional, default {})}; no other key. A wallet
+-- twice in the batch is invalid at its second occurrence. [] completes a run with no
+-- traders.
+CREATE OR REPLACE FUNCTION api.complete_scoring_run(p_run_id uuid, p_scores jsonb) RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    r        xorj.scoring_runs := xorj.lock_scoring_run(p_run_id);
+    v_idx    bigint;
+    v_field  text;
+    v_msg    text;
+    v_count  bigint;
+BEGIN
+    IF r.status <> 'RUNNING' THEN
+        PERFORM xorj.scoring_run_refuse_move(r.id, r.status, 'COMPLETED');
+    END IF;
+    IF p_scores IS NULL OR jsonb_typeof(p_scores) <> 'array' THEN
+        PERFORM xorj.raise_invalid('scores',
+            format('must be a JSON array, not %s', coalesce(jsonb_typeof(p_scores), 'null')),
+            'Send [{"wallet_address": ..., "xorj_trust_score": ..., "metrics": {...}}, ...].');
+    END IF;
+
+    -- The first invalid element, if any (lowest index): each element is checked once
+    -- (CTE checked, one narrow row per element); the first problem and the first
+    -- repeated wallet among valid elements are found separately, the lower one wins.
+    -- (The address test is the domain's, written as a length test plus a search for a
+    -- character outside base58, several times cheaper than the {32,44} regex.)
+    WITH checked AS MATERIALIZED (
+        SELECT t.ord - 1 AS idx,
+            t.elem ->> 'wallet_address' AS wallet,
+            CASE
+                WHEN jsonb_typeof(t.elem) <> 'object' THEN
+                    ARRAY['', format('is not a JSON object but %s', jsonb_typeof(t.elem))]
+                WHEN t.elem - 'wallet_address' - 'xorj_trust_score' - 'metrics' <> '{}'::jsonb THEN
+                    ARRAY['.' || (SELECT min(k) FROM jsonb_object_keys(
+                                      t.elem - 'wallet_address' - 'xorj_trust_score' - 'metrics') AS k),
+                          'is not a known field (wallet_address, xorj_trust_score, metrics)']
+                WHEN NOT t.elem ? 'wallet_address' THEN
+                    ARRAY['.wallet_address', 'is required']
+                WHEN jsonb_typeof(t.elem -> 'wallet_address') <> 'string' THEN
+                    ARRAY['.wallet_address', format('must be a string, not %s', jsonb_typeof(t.elem -> 'wallet_address'))]
+                WHEN length(t.elem ->> 'wallet_address') NOT BETWEEN 32 AND 44
+                     OR (t.elem ->> 'wallet_address') ~ '[^1-9A-HJ-NP-Za-km-z]' THEN
+                    ARRAY['.wallet_address', 'not a Solana address']
+                WHEN NOT t.elem ? 'xorj_trust_score' THEN
+                    ARRAY['.xorj_trust_score', 'is required']
+                WHEN jsonb_typeof(t.elem -> 'xorj_trust_score') <> 'number' THEN
+                    ARRAY['.xorj_trust_score', format('must be a number, not %s', jsonb_typeof(t.elem -> 'xorj_trust_score'))]
+                WHEN (t.elem -> 'xorj_trust_score')::numeric < 0 THEN
+                    ARRAY['.xorj_trust_score', 'must be 0 or more']
+                WHEN t.elem ? 'metrics' AND jsonb_typeof(t.elem -> 'metrics') <> 'object' THEN
+                    ARRAY['.metrics', format('must be a JSON object, not %s', jsonb_typeof(t.elem -> 'metrics'))]
+            END AS problem
+        FROM jsonb_array_elements(p_scores) WITH ORDINALITY AS t(elem, ord)
+    ), first_invalid AS (
+        SELECT c.idx, c.problem[1] AS suffix, c.problem[2] AS msg
+        FROM checked c
+        WHERE c.problem IS NOT NULL
+        ORDER BY c.idx
+        LIMIT 1
+    ), first_duplicate AS (
+        SELECT d.idx, '.wallet_address' AS suffix,
+               format('duplicates scores[%s].wallet_address', d.first_idx) AS msg
+        FROM (SELECT c.idx,
+                     row_number() OVER w AS occurrence,
+                     first_value(c.idx) OVER w AS first_idx
+              FROM checked c
+              WHERE c.problem IS NULL
+              WINDOW w AS (PARTITION BY c.wallet ORDER BY c.idx)) AS d
+        WHERE d.occurrence > 1
+        ORDER BY d.idx
+        LIMIT 1
+    )
+    SELECT f.idx, format('scores[%s]%s', f.idx, f.suffix), f.msg
+    FROM (SELECT * FROM first_invalid UNION ALL SELECT * FROM first_duplicate) AS f
+    ORDER BY f.idx
+    LIMIT 1
+    INTO v_idx, v_field, v_msg;
+
+    IF FOUND THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'XJ422',
+            MESSAGE = format('invalid %s: %s', v_field, v_msg),
+            DETAIL  = format('%s: %s', v_field, v_msg),
+            HINT    = 'Nothing was saved: correct the element and send the whole batch again.',
+            COLUMN  = v_field;
+    END IF;
+
+    INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score, metrics)
+    SELECT r.id,
+           (t.elem ->> 'wallet_address')::xorj.solana_address,
+           (t.elem -> 'xorj_trust_score')::numeric,
+           coalesce(t.elem -> 'metrics', '{}'::jsonb)
+    FROM jsonb_array_elements(p_scores) AS t(elem);
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+
+    UPDATE xorj.scoring_runs SET status = 'COMPLETED' WHERE id = r.id RETURNING * INTO r;
+    RETURN to_jsonb(r) || jsonb_build_object('scores_inserted', v_count);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.complete_scoring_run(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.complete_scoring_run(uuid, jsonb) TO xorj_engine;
+
+-- PENDING or RUNNING -> FAILED with the reason.
+CREATE OR REPLACE FUNCTION api.fail_scoring_run(p_run_id uuid, p_error text) RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    r xorj.scoring_runs;
+BEGIN
+    IF p_error IS NULL OR btrim(p_error) = '' THEN
+        PERFORM xorj.raise_invalid('error', 'is required', 'Say why the run failed.');
+    END IF;
+    IF length(p_error) > 10000 THEN
+        PERFORM xorj.raise_invalid('error', format('is %s characters long; at most 10000', length(p_error)));
+    END IF;
+    r := xorj.lock_scoring_run(p_run_id);
+    IF r.status NOT IN ('PENDING', 'RUNNING') THEN
+        PERFORM xorj.scoring_run_refuse_move(r.id, r.status, 'FAILED');
+    END IF;
+    UPDATE xorj.scoring_runs SET status = 'FAILED', error_message = p_error
+    WHERE id = r.id RETURNING * INTO r;
+    RETURN to_jsonb(r);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.fail_scoring_run(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.fail_scoring_run(uuid, text) TO xorj_engine;
+
+-- The ranked traders of the latest COMPLETED run (by completed_at, then id); no rows
+-- when no run has completed. rank = p_offset + position in the page.
+-- plan_cache_mode: every call is planned with its own limit and offset (a generic plan
+-- would guess the LIMIT); enable_sort off: a deep page is read from the index in order
+-- too, never by sorting the run (the index provides the order, so no sort is needed).
+CREATE OR REPLACE FUNCTION api.ranked_traders(p_limit integer DEFAULT 100, p_offset integer DEFAULT 0)
+RETURNS TABLE (rank bigint, wallet_address text, xorj_trust_score numeric, metrics jsonb,
+               run_id uuid, completed_at timestamptz)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET enable_sort = off
+AS $fn$
+DECLARE
+    v_run_id       uuid;
+    v_completed_at timestamptz;
+BEGIN
+    PERFORM xorj.scoring_check_page(p_limit, p_offset);
+    SELECT l.id, l.completed_at INTO v_run_id, v_completed_at
+    FROM xorj.latest_completed_scoring_run() l;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT k.rank, k.wallet_address, k.xorj_trust_score, k.metrics, v_run_id, v_completed_at
+        FROM xorj.scoring_ranking(v_run_id, p_limit, p_offset) k;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.ranked_traders(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.ranked_traders(integer, integer) TO xorj_engine, xorj_bot, xorj_api;
+
+-- The ranked scores of one run, whatever its status; XJ404 when it does not exist.
+CREATE OR REPLACE FUNCTION api.run_scores(p_run_id uuid, p_limit integer DEFAULT 100,
+                                          p_offset integer DEFAULT 0)
+RETURNS TABLE (rank bigint, wallet_address text, xorj_trust_score numeric, metrics jsonb,
+               run_id uuid, completed_at timestamptz)
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET enable_sort = off
+AS $fn$
+DECLARE
+    v_completed_at timestamptz;
+BEGIN
+    IF p_run_id IS NULL THEN
+        PERFORM xorj.raise_invalid('run_id', 'is required');
+    END IF;
+    PERFORM xorj.scoring_check_page(p_limit, p_offset);
+    SELECT r.completed_at INTO v_completed_at FROM xorj.scoring_runs r WHERE r.id = p_run_id;
+    IF NOT FOUND THEN
+        PERFORM xorj.raise_not_found('scoring run', p_run_id::text);
+    END IF;
+    RETURN QUERY
+        SELECT k.rank, k.wallet_address, k.xorj_trust_score, k.metrics, p_run_id, v_completed_at
+        FROM xorj.scoring_ranking(p_run_id, p_limit, p_offset) k;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.run_scores(uuid, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.run_scores(uuid, integer, integer) TO xorj_engine, xorj_bot, xorj_api;
