@@ -48,4 +48,18 @@ RETURNS uuid LANGUAGE sql AS $fn$
     SELECT (trade->>'id')::uuid
     FROM api.create_trade(p_job, p_vault, p_key, tests.addr(p_from), tests.addr(p_to), p_amount, 990)
 $fn$;
+-- The error a statement raises, with the fields throws_ok cannot check (COLUMN,
+-- CONSTRAINT, DETAIL, HINT); NULL when it raises none. Runs as the caller.
+CREATE FUNCTION tests.error_of(p_sql text) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+DECLARE st text; msg text; col text; con text; det text; hnt text;
+BEGIN
+    EXECUTE p_sql;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME,
+        con = CONSTRAINT_NAME, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    RETURN jsonb_build_object('sqlstate', st, 'message', msg, 'column', nullif(col, ''),
+                              'constraint', nullif(con, ''), 'detail', det, 'hint', hnt);
+END
+$fn$;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO PUBLIC;
