@@ -7,22 +7,6 @@
 BEGIN;
 SELECT plan(24);
 
-CREATE FUNCTION pg_temp.err(p_sql text) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_state text; v_msg text; v_column text; v_constraint text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
-                            v_column = COLUMN_NAME, v_constraint = CONSTRAINT_NAME;
-    RETURN jsonb_strip_nulls(jsonb_build_object('sqlstate', v_state, 'message', v_msg,
-                                                'column', nullif(v_column, ''),
-                                                'constraint', nullif(v_constraint, '')));
-END
-$fn$;
-
 SET LOCAL ROLE xorj_bot;
 
 -- heartbeat
@@ -39,11 +23,12 @@ SELECT ok((:'a_beat'::jsonb->>'heartbeat_at')::timestamptz > (:'a_run'::jsonb->>
           'heartbeat_at moved forward from the start');
 SELECT is(:'a_beat'::jsonb - 'heartbeat_at' - 'updated_at', :'a_run'::jsonb - 'heartbeat_at' - 'updated_at',
           'a heartbeat changes nothing else');
-SELECT is(pg_temp.err(format('SELECT api.heartbeat_execution_job(%L, ''w-other'')', :'a')),
+SELECT is(tests.error_fields(format('SELECT api.heartbeat_execution_job(%L, ''w-other'')', :'a'),
+                             'sqlstate', 'message', 'column', 'constraint'),
     jsonb_build_object('sqlstate', 'XJ409', 'constraint', 'job_worker_mismatch',
                        'message', format('execution job %s is held by worker w-a, not by worker w-other', :'a')),
     'another worker''s heartbeat is XJ409 job_worker_mismatch');
-SELECT is(pg_temp.err(format('SELECT api.heartbeat_execution_job(%L, NULL)', :'a'))->>'column', 'worker_id',
+SELECT is(tests.error_of(format('SELECT api.heartbeat_execution_job(%L, NULL)', :'a'))->>'column', 'worker_id',
     'a heartbeat without worker is XJ422 on worker_id');
 SELECT throws_ok('SELECT api.heartbeat_execution_job(''00000000-0000-4000-8000-000000000404'', ''w'')', 'XJ404',
     NULL, 'a heartbeat of an unknown job: XJ404');
@@ -64,12 +49,13 @@ SELECT api.heartbeat_execution_job(:'a', 'w-a') \gset ignored_
 SELECT api.start_execution_job(:'d', 'w-d') \gset ignored_
 
 -- bounds
-SELECT is(pg_temp.err('SELECT * FROM api.reap_execution_jobs(''0 seconds'')'),
+SELECT is(tests.error_fields('SELECT * FROM api.reap_execution_jobs(''0 seconds'')',
+                             'sqlstate', 'message', 'column', 'constraint'),
     '{"sqlstate": "XJ422", "column": "stale_after", "message": "invalid stale_after: 00:00:00 must be greater than 0"}'::jsonb,
     'stale_after 0 is XJ422');
-SELECT is(pg_temp.err('SELECT * FROM api.reap_execution_jobs(''-5 minutes'')')->>'column', 'stale_after',
+SELECT is(tests.error_of('SELECT * FROM api.reap_execution_jobs(''-5 minutes'')')->>'column', 'stale_after',
     'a negative stale_after is invalid');
-SELECT is(pg_temp.err('SELECT * FROM api.reap_execution_jobs(NULL)')->>'column', 'stale_after',
+SELECT is(tests.error_of('SELECT * FROM api.reap_execution_jobs(NULL)')->>'column', 'stale_after',
     'a NULL stale_after is invalid');
 
 SELECT is_empty('SELECT * FROM api.reap_execution_jobs(''1 hour'')', 'nothing is an hour stale');

@@ -7,22 +7,6 @@
 BEGIN;
 SELECT plan(54);
 
-CREATE FUNCTION pg_temp.err(p_sql text) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_state text; v_msg text; v_column text; v_constraint text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
-                            v_column = COLUMN_NAME, v_constraint = CONSTRAINT_NAME;
-    RETURN jsonb_strip_nulls(jsonb_build_object('sqlstate', v_state, 'message', v_msg,
-                                                'column', nullif(v_column, ''),
-                                                'constraint', nullif(v_constraint, '')));
-END
-$fn$;
-
 SET LOCAL ROLE xorj_bot;
 
 -- create
@@ -38,17 +22,19 @@ SELECT ok((:'a'::jsonb->>'created_at')::timestamptz BETWEEN :'t0'::timestamptz A
           'created_at is the clock time of the creation');
 SELECT is(api.create_execution_job('MANUAL_TRIGGER')->'parameters', '{}'::jsonb, 'parameters default to {}');
 SELECT is(api.create_execution_job('RECOVERY_RUN', '{}')->>'trigger_reason', 'RECOVERY_RUN', 'RECOVERY_RUN is a reason');
-SELECT is(pg_temp.err($$SELECT api.create_execution_job('NIGHTLY')$$),
+SELECT is(tests.error_fields($$SELECT api.create_execution_job('NIGHTLY')$$,
+                             'sqlstate', 'message', 'column', 'constraint'),
     '{"sqlstate": "XJ422", "column": "trigger_reason",
       "message": "invalid trigger_reason: ''NIGHTLY'' is not one of SCHEDULED_RUN, MANUAL_TRIGGER, RECOVERY_RUN"}'::jsonb,
     'an unknown trigger reason is XJ422 listing the allowed ones');
-SELECT is(pg_temp.err($$SELECT api.create_execution_job(NULL)$$)->>'column', 'trigger_reason', 'a NULL reason is invalid');
-SELECT is(pg_temp.err($$SELECT api.create_execution_job('scheduled_run')$$)->>'column', 'trigger_reason',
+SELECT is(tests.error_of($$SELECT api.create_execution_job(NULL)$$)->>'column', 'trigger_reason', 'a NULL reason is invalid');
+SELECT is(tests.error_of($$SELECT api.create_execution_job('scheduled_run')$$)->>'column', 'trigger_reason',
     'reasons are case-sensitive');
-SELECT is(pg_temp.err($$SELECT api.create_execution_job('SCHEDULED_RUN', '[1]')$$),
+SELECT is(tests.error_fields($$SELECT api.create_execution_job('SCHEDULED_RUN', '[1]')$$,
+                             'sqlstate', 'message', 'column', 'constraint'),
     '{"sqlstate": "XJ422", "column": "parameters", "message": "invalid parameters: must be a JSON object, not array"}'::jsonb,
     'parameters that are not an object are XJ422');
-SELECT is(pg_temp.err($$SELECT api.create_execution_job('SCHEDULED_RUN', NULL)$$)->>'column', 'parameters',
+SELECT is(tests.error_of($$SELECT api.create_execution_job('SCHEDULED_RUN', NULL)$$)->>'column', 'parameters',
     'NULL parameters are invalid');
 
 -- start
@@ -66,15 +52,16 @@ SELECT throws_ok(format('SELECT api.start_execution_job(%L, ''worker-1'')', :'a'
     format('execution job %s: RUNNING -> RUNNING is not allowed', :'a'::jsonb->>'id'),
     'nor by the same worker');
 SELECT (api.create_execution_job('MANUAL_TRIGGER')->>'id')::uuid AS b \gset
-SELECT is(pg_temp.err(format('SELECT api.start_execution_job(%L, NULL)', :'b'))->>'column', 'worker_id',
+SELECT is(tests.error_of(format('SELECT api.start_execution_job(%L, NULL)', :'b'))->>'column', 'worker_id',
     'a start without worker is XJ422 on worker_id');
-SELECT is(pg_temp.err(format('SELECT api.start_execution_job(%L, %L)', :'b', repeat('w', 201)))->>'column', 'worker_id',
+SELECT is(tests.error_of(format('SELECT api.start_execution_job(%L, %L)', :'b', repeat('w', 201)))->>'column', 'worker_id',
     'a worker id of 201 characters is invalid');
-SELECT is(pg_temp.err(format('SELECT api.start_execution_job(%L, ''  '')', :'b'))->>'column', 'worker_id',
+SELECT is(tests.error_of(format('SELECT api.start_execution_job(%L, ''  '')', :'b'))->>'column', 'worker_id',
     'a blank worker id is invalid');
 
 -- complete
-SELECT is(pg_temp.err(format('SELECT api.complete_execution_job(%L, ''worker-2'')', :'a'::jsonb->>'id')) - 'message',
+SELECT is(tests.error_fields(format('SELECT api.complete_execution_job(%L, ''worker-2'')', :'a'::jsonb->>'id'),
+                             'sqlstate', 'column', 'constraint'),
     '{"sqlstate": "XJ409", "constraint": "job_worker_mismatch"}'::jsonb,
     'another worker cannot complete the job: XJ409 job_worker_mismatch');
 SELECT throws_ok(format('SELECT api.complete_execution_job(%L, ''worker-1'')', :'b'), 'XJ423',
@@ -116,14 +103,16 @@ SELECT throws_ok(format('SELECT api.start_execution_job(%L, ''worker-1'')', :'b'
 SELECT throws_ok(format('SELECT api.complete_execution_job(%L, ''worker-1'')', :'b'), 'XJ423',
     format('execution job %s: FAILED -> COMPLETED is not allowed', :'b'), 'FAILED -> COMPLETED is refused');
 SELECT (api.create_execution_job('MANUAL_TRIGGER')->>'id')::uuid AS b2 \gset
-SELECT is(pg_temp.err(format('SELECT api.fail_execution_job(%L, ''x'', ''worker-1'')', :'b2')) - 'message',
+SELECT is(tests.error_fields(format('SELECT api.fail_execution_job(%L, ''x'', ''worker-1'')', :'b2'),
+                             'sqlstate', 'column', 'constraint'),
     '{"sqlstate": "XJ409", "constraint": "job_worker_mismatch"}'::jsonb,
     'a worker cannot fail a PENDING job it does not hold');
 
 -- fail from RUNNING
 SELECT (api.create_execution_job('SCHEDULED_RUN')->>'id')::uuid AS c \gset
 SELECT api.start_execution_job(:'c', 'worker-3') AS c_run \gset
-SELECT is(pg_temp.err(format('SELECT api.fail_execution_job(%L, ''boom'', ''worker-1'')', :'c')) - 'message',
+SELECT is(tests.error_fields(format('SELECT api.fail_execution_job(%L, ''boom'', ''worker-1'')', :'c'),
+                             'sqlstate', 'column', 'constraint'),
     '{"sqlstate": "XJ409", "constraint": "job_worker_mismatch"}'::jsonb,
     'another worker cannot fail the job');
 SELECT api.fail_execution_job(:'c', 'RPC timeout', 'worker-3') AS c_failed \gset
@@ -141,10 +130,11 @@ SELECT throws_ok(format('SELECT api.fail_execution_job(%L, ''RPC timeout'', ''wo
 
 -- the error: required, not blank, at most 10,000 characters
 SELECT (api.create_execution_job('SCHEDULED_RUN')->>'id')::uuid AS d \gset
-SELECT is(pg_temp.err(format('SELECT api.fail_execution_job(%L, NULL)', :'d')),
+SELECT is(tests.error_fields(format('SELECT api.fail_execution_job(%L, NULL)', :'d'),
+                             'sqlstate', 'message', 'column', 'constraint'),
     '{"sqlstate": "XJ422", "column": "error", "message": "invalid error: is required"}'::jsonb, 'a NULL error is invalid');
-SELECT is(pg_temp.err(format('SELECT api.fail_execution_job(%L, '' '')', :'d'))->>'column', 'error', 'a blank error is invalid');
-SELECT is(pg_temp.err(format('SELECT api.fail_execution_job(%L, %L)', :'d', repeat('e', 10001)))->>'column', 'error',
+SELECT is(tests.error_of(format('SELECT api.fail_execution_job(%L, '' '')', :'d'))->>'column', 'error', 'a blank error is invalid');
+SELECT is(tests.error_of(format('SELECT api.fail_execution_job(%L, %L)', :'d', repeat('e', 10001)))->>'column', 'error',
     'an error of 10,001 characters is invalid');
 SELECT is(api.fail_execution_job(:'d', repeat('e', 10000))->>'status', 'FAILED', 'an error of 10,000 characters is accepted');
 

@@ -3,30 +3,9 @@
 BEGIN;
 SELECT plan(42);
 
--- Foundation alone: the business-rule triggers that procedures/ adds (xorj.trades_guard
--- and the like) would refuse some of these rows first with XJ423. They are disabled for
--- this transaction only (ROLLBACK restores them); the Foundation's own triggers, the
--- foreign keys, CHECKs, domains and unique indexes stay in force.
-DO $isolate$
-DECLARE
-    t record;
-BEGIN
-    FOR t IN
-        SELECT tg.tgrelid::regclass AS tbl, tg.tgname
-        FROM pg_catalog.pg_trigger tg
-        WHERE NOT tg.tgisinternal
-          AND tg.tgrelid IN ('xorj.scoring_runs'::regclass, 'xorj.trader_scores'::regclass,
-                             'xorj.execution_jobs'::regclass, 'xorj.trades'::regclass,
-                             'xorj.bot_states'::regclass, 'xorj.user_settings'::regclass,
-                             'xorj.trade_events'::regclass)
-          AND tg.tgname NOT IN ('scoring_runs_touch', 'trader_scores_touch', 'execution_jobs_touch',
-                                'trades_touch', 'bot_states_touch', 'user_settings_touch',
-                                'trade_events_append_only', 'trade_events_no_truncate')
-    LOOP
-        EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', t.tbl, t.tgname);
-    END LOOP;
-END
-$isolate$;
+-- Foundation alone: the business-rule triggers are disabled for this transaction
+-- (tests/pgtap_helpers.sql says which and why).
+SELECT tests.disable_rule_triggers();
 
 -- Existence and base types (u64 is plain numeric: numeric(20,0) would round 1.5 to 2).
 SELECT has_domain('xorj', 'solana_address', 'domain xorj.solana_address exists');

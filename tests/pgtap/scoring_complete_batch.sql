@@ -6,27 +6,11 @@
 BEGIN;
 SELECT plan(37);
 
--- An error's fields: sqlstate, message, detail, column.
-CREATE FUNCTION pg_temp.err(p_sql text) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_state text; v_msg text; v_detail text; v_column text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
-                            v_detail = PG_EXCEPTION_DETAIL, v_column = COLUMN_NAME;
-    RETURN jsonb_build_object('sqlstate', v_state, 'message', v_msg, 'detail', v_detail,
-                              'column', v_column);
-END
-$fn$;
-
 -- The error of completing run :r with this batch: sqlstate, column and detail.
 CREATE FUNCTION pg_temp.batch_err(p_run uuid, p_scores text) RETURNS text
 LANGUAGE sql AS $fn$
     SELECT e->>'sqlstate' || ' ' || (e->>'column') || ' | ' || (e->>'detail')
-    FROM pg_temp.err(format('SELECT api.complete_scoring_run(%L, %L)', p_run, p_scores)) AS e
+    FROM tests.error_of(format('SELECT api.complete_scoring_run(%L, %L)', p_run, p_scores)) AS e
 $fn$;
 
 SET LOCAL ROLE xorj_engine;
@@ -36,7 +20,7 @@ SELECT api.start_scoring_run(:'r') \gset ignored_
 -- not an array
 SELECT is(pg_temp.batch_err(:'r', '{"wallet_address": "So11111111111111111111111111111111111111112"}'),
           'XJ422 scores | field: scores', 'an object instead of an array is XJ422 on column scores');
-SELECT is(pg_temp.err(format('SELECT api.complete_scoring_run(%L, NULL)', :'r'))->>'column', 'scores',
+SELECT is(tests.error_of(format('SELECT api.complete_scoring_run(%L, NULL)', :'r'))->>'column', 'scores',
           'a NULL batch is XJ422 on column scores');
 
 -- each kind of invalid element (the valid first element shows the index is counted)
@@ -73,7 +57,7 @@ SELECT is(pg_temp.batch_err(:'r', format('[%s, {"wallet_address": "EPjFWdd5AufqS
 SELECT is(pg_temp.batch_err(:'r', format('[%s, {"wallet_address": "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "xorj_trust_score": 2}, %s]', :'ok0', :'ok0')),
           'XJ422 scores[2].wallet_address | scores[2].wallet_address: duplicates scores[0].wallet_address',
           'a wallet twice in the batch is invalid at its second occurrence');
-SELECT is(pg_temp.err(format('SELECT api.complete_scoring_run(%L, %L)', :'r', format('[%s, %s]', :'ok0', :'ok0')))->>'message',
+SELECT is(tests.error_of(format('SELECT api.complete_scoring_run(%L, %L)', :'r', format('[%s, %s]', :'ok0', :'ok0')))->>'message',
           'invalid scores[1].wallet_address: duplicates scores[0].wallet_address', 'the message names the element too');
 
 -- the first invalid element wins, whatever its kind
@@ -98,9 +82,10 @@ SELECT is((SELECT status::text FROM xorj.scoring_runs WHERE id = :'r'), 'RUNNING
 SET LOCAL ROLE xorj_engine;
 
 -- error fields in full for one case
-SELECT is(pg_temp.err(format('SELECT api.complete_scoring_run(%L, %L)', :'r',
+SELECT is(tests.error_fields(format('SELECT api.complete_scoring_run(%L, %L)', :'r',
               format('[%s, %s, {"wallet_address": "O1111111111111111111111111111111", "xorj_trust_score": 1}]',
-                     :'ok0', '{"wallet_address": "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "xorj_trust_score": 1}'))),
+                     :'ok0', '{"wallet_address": "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "xorj_trust_score": 1}')),
+              'sqlstate', 'message', 'detail', 'column'),
           '{"sqlstate": "XJ422", "column": "scores[2].wallet_address",
             "message": "invalid scores[2].wallet_address: not a Solana address",
             "detail": "scores[2].wallet_address: not a Solana address"}'::jsonb,

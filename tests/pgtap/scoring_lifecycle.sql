@@ -6,22 +6,6 @@
 BEGIN;
 SELECT plan(47);
 
--- An error's fields, for the checks throws_ok cannot make (DETAIL, COLUMN).
-CREATE FUNCTION pg_temp.err(p_sql text) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_state text; v_msg text; v_detail text; v_column text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,
-                            v_detail = PG_EXCEPTION_DETAIL, v_column = COLUMN_NAME;
-    RETURN jsonb_build_object('sqlstate', v_state, 'message', v_msg, 'detail', v_detail,
-                              'column', v_column);
-END
-$fn$;
-
 SET LOCAL ROLE xorj_engine;
 
 -- create
@@ -119,13 +103,14 @@ SELECT throws_ok('SELECT api.start_scoring_run(NULL)', 'XJ422', 'invalid run_id:
 
 -- the error of a failure: required, not blank, at most 10,000 characters
 SELECT (api.create_scoring_run()->>'id')::uuid AS e \gset
-SELECT is(pg_temp.err(format('SELECT api.fail_scoring_run(%L, NULL)', :'e')) - 'message' - 'detail',
+SELECT is(tests.error_fields(format('SELECT api.fail_scoring_run(%L, NULL)', :'e'), 'sqlstate', 'column'),
           '{"sqlstate": "XJ422", "column": "error"}'::jsonb, 'a NULL error is XJ422 on column error');
 SELECT throws_ok(format('SELECT api.fail_scoring_run(%L, %L)', :'e', '   '), 'XJ422',
     'invalid error: is required', 'a blank error is invalid');
-SELECT is(pg_temp.err(format('SELECT api.fail_scoring_run(%L, %L)', :'e', repeat('x', 10001))) - 'message' - 'detail',
+SELECT is(tests.error_fields(format('SELECT api.fail_scoring_run(%L, %L)', :'e', repeat('x', 10001)),
+                             'sqlstate', 'column'),
           '{"sqlstate": "XJ422", "column": "error"}'::jsonb, 'an error of 10,001 characters is XJ422 on column error');
-SELECT is(pg_temp.err(format('SELECT api.fail_scoring_run(%L, %L)', :'e', repeat('x', 10001)))->>'message',
+SELECT is(tests.error_of(format('SELECT api.fail_scoring_run(%L, %L)', :'e', repeat('x', 10001)))->>'message',
           'invalid error: is 10001 characters long; at most 10000', 'the message gives the length');
 SELECT is(api.fail_scoring_run(:'e', repeat('x', 10000))->>'status', 'FAILED',
           'an error of exactly 10,000 characters is accepted');

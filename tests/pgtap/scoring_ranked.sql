@@ -6,19 +6,6 @@
 BEGIN;
 SELECT plan(29);
 
-CREATE FUNCTION pg_temp.err(p_sql text) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_state text; v_msg text; v_column text;
-BEGIN
-    EXECUTE p_sql;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT, v_column = COLUMN_NAME;
-    RETURN jsonb_build_object('sqlstate', v_state, 'message', v_msg, 'column', v_column);
-END
-$fn$;
-
 SET LOCAL ROLE xorj_engine;
 SELECT is_empty('SELECT * FROM api.ranked_traders()', 'no completed run: no rows');
 
@@ -77,13 +64,13 @@ SELECT is_empty('SELECT * FROM api.ranked_traders(10, 5)', 'an offset past the e
 SELECT is((SELECT count(*)::int FROM api.ranked_traders()), 5, 'the default limit returns the whole small run');
 
 -- bounds
-SELECT is(pg_temp.err('SELECT * FROM api.ranked_traders(0)'),
+SELECT is(tests.error_fields('SELECT * FROM api.ranked_traders(0)', 'sqlstate', 'message', 'column'),
     '{"sqlstate": "XJ422", "column": "limit", "message": "invalid limit: 0 is not in 1..1000"}'::jsonb, 'limit 0 is invalid');
-SELECT is(pg_temp.err('SELECT * FROM api.ranked_traders(1001)')->>'column', 'limit', 'limit 1001 is invalid');
-SELECT is(pg_temp.err('SELECT * FROM api.ranked_traders(NULL)')->>'column', 'limit', 'limit NULL is invalid');
-SELECT is(pg_temp.err('SELECT * FROM api.ranked_traders(10, -1)'),
+SELECT is(tests.error_of('SELECT * FROM api.ranked_traders(1001)')->>'column', 'limit', 'limit 1001 is invalid');
+SELECT is(tests.error_of('SELECT * FROM api.ranked_traders(NULL)')->>'column', 'limit', 'limit NULL is invalid');
+SELECT is(tests.error_fields('SELECT * FROM api.ranked_traders(10, -1)', 'sqlstate', 'message', 'column'),
     '{"sqlstate": "XJ422", "column": "offset", "message": "invalid offset: -1 must be 0 or more"}'::jsonb, 'offset -1 is invalid');
-SELECT is(pg_temp.err('SELECT * FROM api.ranked_traders(10, NULL)')->>'column', 'offset', 'offset NULL is invalid');
+SELECT is(tests.error_of('SELECT * FROM api.ranked_traders(10, NULL)')->>'column', 'offset', 'offset NULL is invalid');
 SELECT lives_ok('SELECT * FROM api.ranked_traders(1000, 2147483647)', 'limit 1000 and the largest offset are valid');
 
 -- run_scores: any status
@@ -99,9 +86,9 @@ SELECT results_eq(format('SELECT rank, wallet_address FROM api.run_scores(%L, 2,
     'run_scores pages like ranked_traders');
 SELECT throws_ok('SELECT * FROM api.run_scores(''00000000-0000-4000-8000-000000000404'')', 'XJ404',
     'scoring run 00000000-0000-4000-8000-000000000404 not found', 'run_scores of an unknown run: XJ404');
-SELECT is(pg_temp.err(format('SELECT * FROM api.run_scores(%L, 1001)', :'a'))->>'column', 'limit',
+SELECT is(tests.error_of(format('SELECT * FROM api.run_scores(%L, 1001)', :'a'))->>'column', 'limit',
     'run_scores checks the limit');
-SELECT is(pg_temp.err(format('SELECT * FROM api.run_scores(%L, 1, -5)', :'a'))->>'column', 'offset',
+SELECT is(tests.error_of(format('SELECT * FROM api.run_scores(%L, 1, -5)', :'a'))->>'column', 'offset',
     'run_scores checks the offset');
 
 -- a newer completion takes over; equal completed_at cannot happen by the api, the id breaks ties
