@@ -92,6 +92,37 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from app.auth import auth_config
+
+    auth_config()  # refuse to start without a key, before any worker starts
+    if not external_database_url():
+        database_url()  # the project's own cluster must be running
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    uvicorn.run(
+        "app.server:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from app.auth import auth_config, issue
+
+    print(issue(auth_config(), wallet=args.wallet, role=args.role, ttl=args.ttl))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xorj", description="xorj-state command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample-data", action="store_true", help="seed: the original system's sample data"
     )
     p.set_defaults(func=cmd_db)
+
+    p = sub.add_parser("serve", help="serve the HTTP API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("token", help="print a signed token for local use")
+    p.add_argument("--wallet", help="the user's wallet (required for a user token)")
+    p.add_argument("--role", choices=["engine", "bot"], help="a service token instead")
+    p.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    p.set_defaults(func=cmd_token)
     return parser
 
 

@@ -363,3 +363,40 @@ def xorj_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+# --- the HTTP API ----------------------------------------------------------------------
+
+TEST_JWT_SECRET = "test-secret-of-at-least-32-bytes-0123456789"
+
+
+@pytest.fixture
+def auth_config_for_tests():
+    """The HS256 configuration the test apps use (JWT_SECRET = TEST_JWT_SECRET)."""
+    from app.auth import auth_config
+
+    return auth_config({"JWT_SECRET": TEST_JWT_SECRET})
+
+
+@pytest.fixture
+def make_token(auth_config_for_tests):
+    """make_token(wallet=None, role=None, ttl=3600) -> a signed token the test app accepts."""
+    from app.auth import issue
+
+    def make(wallet: str | None = None, role: str | None = None, ttl: int = 3600) -> str:
+        return issue(auth_config_for_tests, wallet=wallet, role=role, ttl=ttl)
+
+    return make
+
+
+@pytest.fixture
+def api_client(db_url: str, auth_config_for_tests):
+    """Litestar's TestClient on the real app, against a fresh migrated database; its
+    pool is opened by the app's lifespan and closed when the test ends."""
+    from litestar.testing import TestClient
+
+    from app.server import create_app
+
+    app = create_app(database_url=db_url, auth=auth_config_for_tests, pool_size=5)
+    with TestClient(app) as client:
+        yield client

@@ -1,0 +1,1 @@
+"""HTTP routes: ops (no token), user (the original endpoints), internal (service tokens)."""

@@ -1,0 +1,264 @@
+"""The Litestar app: verify the token, call one database function, map the answer.
+
+create_app() builds it from the environment (or from explicit arguments in tests):
+DATABASE_* for the database, JWT_* for the keys, XORJ_MAX_BODY_BYTES for the request
+body limit (default 16 MiB, enough for 100,000 scores).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    ValidationException,
+)
+from litestar.middleware import (
+    AbstractAuthenticationMiddleware,
+    AuthenticationResult,
+    DefineMiddleware,
+)
+from litestar.middleware._utils import should_bypass_middleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import config as app_config
+from app.auth import INVALID_TOKEN, MISSING_HEADER, AuthConfig, InvalidToken, auth_config, verify
+from app.db import Database
+from app.errors import ApiError
+from app.metrics import Metrics
+
+log = logging.getLogger("xorj.api")
+access_log = logging.getLogger("xorj.access")
+
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics$", "^/schema"]
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class JWTMiddleware(AbstractAuthenticationMiddleware):
+    """Bearer JWT: 401 with the original system's bodies for a missing or bad token.
+
+    The 401 is sent from here (not raised) so that it passes through the request-context
+    middleware like every other response: request id header, access log, metrics."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not should_bypass_middleware(
+            exclude_http_methods=self.exclude_http_methods,
+            exclude_opt_key=self.exclude_opt_key,
+            exclude_path_pattern=self.exclude,
+            scope=scope,
+            scopes=self.scopes,
+        ):
+            try:
+                result = await self.authenticate_request(ASGIConnection(scope))
+            except NotAuthorizedException as exc:
+                request: Request = Request(scope, receive)
+                response = handle_not_authorized(request, exc)
+                await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+                return
+            scope["user"] = result.user
+            scope["auth"] = result.auth
+        await self.app(scope, receive, send)
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException(detail=MISSING_HEADER)
+        try:
+            principal = verify(token.strip(), connection.app.state.auth)
+        except InvalidToken as exc:
+            connection.scope.setdefault("state", {})["auth_failure"] = str(exc)
+            raise NotAuthorizedException(detail=INVALID_TOKEN) from exc
+        connection.scope.setdefault("state", {})["wallet"] = principal.wallet or principal.actor
+        return AuthenticationResult(user=principal, auth=token)
+
+
+class RequestContextMiddleware:
+    """Outermost: a request id (X-Request-ID, echoed when the client sent a sane one), one
+    structured log line per request, and the request metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = ""
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        request_id = (
+            given if given and len(given) <= 128 and given.isprintable() else str(uuid.uuid4())
+        )
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers = MutableScopeHeaders.from_message(message)
+                headers["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or "unmatched"
+            metrics: Metrics = scope["app"].state.metrics
+            metrics.requests.labels(route, scope["method"], str(status["code"])).inc()
+            metrics.latency.labels(route).observe(elapsed)
+            access_log.info(
+                json.dumps(
+                    {
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "route": route,
+                        "path": scope["path"],
+                        "status": status["code"],
+                        "ms": round(elapsed * 1000, 2),
+                        "wallet": state.get("wallet"),
+                        "auth_failure": state.get("auth_failure"),
+                        "error_code": state.get("error_code"),
+                    }
+                )
+            )
+
+
+def _request_id(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def _error_response(request: Request, error: ApiError) -> Response:
+    request.scope.setdefault("state", {})["error_code"] = error.code
+    return Response(
+        content=error.body(_request_id(request)), status_code=error.status, headers=error.headers
+    )
+
+
+def handle_api_error(request: Request, exc: ApiError) -> Response:
+    return _error_response(request, exc)
+
+
+def handle_not_authorized(request: Request, exc: NotAuthorizedException) -> Response:
+    message = exc.detail if exc.detail in (MISSING_HEADER, INVALID_TOKEN) else INVALID_TOKEN
+    return _error_response(request, ApiError(401, "unauthorized", message))
+
+
+def handle_validation(request: Request, exc: ValidationException) -> Response:
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    detail = (
+        "; ".join(
+            f"{p.get('key') or p.get('source') or 'body'}: {p.get('message')}"
+            for p in problems
+            if isinstance(p, dict)
+        )
+        or exc.detail
+    )
+    return _error_response(request, ApiError(400, "bad_request", exc.detail, detail=detail))
+
+
+def handle_http(request: Request, exc: HTTPException) -> Response:
+    code = {
+        400: "bad_request",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "payload_too_large",
+    }.get(exc.status_code, "http_error")
+    return _error_response(
+        request, ApiError(exc.status_code, code, exc.detail, headers=dict(exc.headers or {}))
+    )
+
+
+def handle_internal(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error (request %s)", _request_id(request))
+    return _error_response(
+        request, ApiError(500, "internal", "internal error", hint="The error was logged.")
+    )
+
+
+def create_app(
+    database_url: str | None = None,
+    auth: AuthConfig | None = None,
+    max_body_bytes: int | None = None,
+    pool_size: int | None = None,
+) -> Litestar:
+    from app.migrate import expected_version
+    from app.routes import internal, ops, user
+
+    auth = auth or auth_config()  # refuses to start without a key
+    url = database_url or app_config.external_database_url() or _dev_url()
+    if max_body_bytes is None:
+        max_body_bytes = int(os.environ.get("XORJ_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+    database = Database(url, max_size=pool_size or app_config.max_connections())
+    metrics = Metrics()
+    metrics.database = database
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await database.open()
+        try:
+            yield
+        finally:
+            await database.close()
+
+    return Litestar(
+        route_handlers=[*ops.handlers, *user.handlers, *internal.handlers],
+        middleware=[
+            RequestContextMiddleware,
+            DefineMiddleware(JWTMiddleware, exclude=PUBLIC_PATHS),
+        ],
+        exception_handlers={
+            ApiError: handle_api_error,
+            NotAuthorizedException: handle_not_authorized,
+            ValidationException: handle_validation,
+            HTTPException: handle_http,
+            Exception: handle_internal,
+        },
+        lifespan=[lifespan],
+        state=_state(database=database, auth=auth, metrics=metrics, expected=expected_version()),
+        request_max_body_size=max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="xorj-state",
+            version="0.1.0",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        debug=False,
+        logging_config=None,  # `xorj serve` configures logging: one JSON line per request
+    )
+
+
+def _state(**values: Any):
+    from litestar.datastructures import State
+
+    return State(values)
+
+
+def _dev_url() -> str:
+    from app import devdb
+
+    cluster = devdb.locate()
+    return cluster.url()
