@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help deps system-deps venv db migrate run stop test pgtap pytest lint clean
 
 help:
-	@echo "make run     install what is missing, start the project's PostgreSQL, migrate, load sample data"
+	@echo "make run     install what is missing, start the project's PostgreSQL, migrate, load sample data, serve the API"
 	@echo "make test    install what is missing, start the project's PostgreSQL, run pg_prove and pytest"
 	@echo "make pgtap   only the pgTAP suite      make pytest   only the pytest suite"
 	@echo "make stop    stop the project's PostgreSQL"
@@ -61,11 +61,23 @@ db: deps
 migrate: db
 	@$(XORJ) db migrate
 
-run: migrate
+# A local signing secret for `make run`, made once per checkout (git-ignored, mode 0600).
+# Production sets JWT_SECRET or JWT_PUBLIC_KEY itself; the app has no default secret.
+.jwt-secret:
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
+
+run: migrate .jwt-secret
 	@$(XORJ) db seed --sample-data
-	@$(XORJ) db status
-	@echo "database: $$($(XORJ) db url)"
-	@echo "stop the project's PostgreSQL with: make stop"
+	@echo "database: $$($(XORJ) db url)   (stop it with: make stop)"
+	@export JWT_SECRET="$${JWT_SECRET:-$$(cat .jwt-secret)}"; \
+	wallet=7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU; \
+	token=$$($(XORJ) token --wallet $$wallet --ttl 86400); \
+	echo; echo "API on http://127.0.0.1:8000 (OpenAPI: /schema); a token for the sample wallet $$wallet:"; \
+	echo "TOKEN=$$token"; echo; \
+	echo "curl -H \"Authorization: Bearer $$token\" http://127.0.0.1:8000/api/bot/status"; \
+	echo "curl -X POST -H \"Authorization: Bearer $$token\" http://127.0.0.1:8000/api/bot/enable"; \
+	echo "curl -H \"Authorization: Bearer $$token\" \"http://127.0.0.1:8000/api/user/settings?walletAddress=$$wallet\""; \
+	echo; exec $(XORJ) serve --host 127.0.0.1 --port 8000
 
 stop:
 	@if [ -x $(XORJ) ]; then $(XORJ) dev-db stop; else echo "not running"; fi
