@@ -8,7 +8,10 @@
 --   * status moves only PENDING->SUBMITTED (signature required), SUBMITTED->CONFIRMED
 --     (actual_amount_out required), PENDING->FAILED and SUBMITTED->FAILED (error
 --     required); submitted_at and completed_at are set here, not by the caller;
---   * the signature, once recorded, never changes; a terminal trade never changes;
+--   * the signature and its last valid block height, once recorded, never change; a
+--     terminal trade never changes (its claim columns are ignored);
+--   * claimed_by / claim_expires_at (a bot's lease on the trade) may change while the
+--     trade is PENDING or SUBMITTED;
 --   * DELETE and TRUNCATE are refused;
 --   * every insert and status change writes a trade_events row in the same transaction.
 --
@@ -45,7 +48,8 @@ BEGIN
                 'Trades enter the log before anything is sent to the chain.',
                 'Create it PENDING, then mark it submitted and confirmed.');
         END IF;
-        IF NEW.transaction_signature IS NOT NULL OR NEW.actual_amount_out IS NOT NULL
+        IF NEW.transaction_signature IS NOT NULL OR NEW.last_valid_block_height IS NOT NULL
+           OR NEW.actual_amount_out IS NOT NULL
            OR NEW.slippage_realized IS NOT NULL OR NEW.gas_fee IS NOT NULL
            OR NEW.error_message IS NOT NULL THEN
             PERFORM xorj.raise_state('trades',
@@ -73,11 +77,13 @@ BEGIN
 
     IF OLD.status IN ('CONFIRMED', 'FAILED') THEN
         IF NEW.status = OLD.status
-           AND (NEW.transaction_signature, NEW.actual_amount_out, NEW.slippage_realized,
-                NEW.gas_fee, NEW.error_message, NEW.submitted_at, NEW.completed_at)
+           AND (NEW.transaction_signature, NEW.last_valid_block_height, NEW.actual_amount_out,
+                NEW.slippage_realized, NEW.gas_fee, NEW.error_message, NEW.submitted_at,
+                NEW.completed_at)
                IS NOT DISTINCT FROM
-               (OLD.transaction_signature, OLD.actual_amount_out, OLD.slippage_realized,
-                OLD.gas_fee, OLD.error_message, OLD.submitted_at, OLD.completed_at) THEN
+               (OLD.transaction_signature, OLD.last_valid_block_height, OLD.actual_amount_out,
+                OLD.slippage_realized, OLD.gas_fee, OLD.error_message, OLD.submitted_at,
+                OLD.completed_at) THEN
             RETURN NULL;  -- a no-op update of a terminal trade: the row stays as it is
         END IF;
         PERFORM xorj.raise_state('trades',
@@ -86,9 +92,10 @@ BEGIN
     END IF;
 
     IF OLD.transaction_signature IS NOT NULL
-       AND NEW.transaction_signature IS DISTINCT FROM OLD.transaction_signature THEN
+       AND (NEW.transaction_signature, NEW.last_valid_block_height)
+           IS DISTINCT FROM (OLD.transaction_signature, OLD.last_valid_block_height) THEN
         PERFORM xorj.raise_state('trades',
-            format('trade %s: its transaction signature cannot change', OLD.id),
+            format('trade %s: its transaction signature and last valid block height cannot change', OLD.id),
             'A signature, once recorded, is the only transaction this trade may land as.',
             'A new attempt is a new trade.');
     END IF;
@@ -96,10 +103,12 @@ BEGIN
     IF NEW.status = OLD.status THEN
         -- PENDING or SUBMITTED staying put: no result columns may appear.
         IF (NEW.actual_amount_out, NEW.slippage_realized, NEW.gas_fee, NEW.error_message,
-            NEW.transaction_signature, NEW.submitted_at, NEW.completed_at)
+            NEW.transaction_signature, NEW.last_valid_block_height, NEW.submitted_at,
+            NEW.completed_at)
            IS DISTINCT FROM
            (OLD.actual_amount_out, OLD.slippage_realized, OLD.gas_fee, OLD.error_message,
-            OLD.transaction_signature, OLD.submitted_at, OLD.completed_at) THEN
+            OLD.transaction_signature, OLD.last_valid_block_height, OLD.submitted_at,
+            OLD.completed_at) THEN
             PERFORM xorj.raise_state('trades',
                 format('trade %s is %s: its result columns change only with its status', OLD.id, OLD.status),
                 'Signature, amounts, fee and error are recorded by the transitions.',
@@ -204,6 +213,26 @@ AS $fn$
             'gas_fee', t.gas_fee::text)
 $fn$;
 
+-- A worker id and lease, both or neither (p_required: both).
+CREATE OR REPLACE FUNCTION xorj.check_claim(p_worker text, p_lease interval, p_required boolean)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF (p_worker IS NULL) <> (p_lease IS NULL) OR (p_required AND p_worker IS NULL) THEN
+        PERFORM xorj.raise_invalid(CASE WHEN p_worker IS NULL THEN 'worker_id' ELSE 'lease' END,
+            'a claim needs both a worker id and a lease');
+    END IF;
+    IF p_worker IS NOT NULL AND (length(p_worker) NOT BETWEEN 1 AND 200) THEN
+        PERFORM xorj.raise_invalid('worker_id', 'must be 1 to 200 characters');
+    END IF;
+    IF p_lease IS NOT NULL AND (p_lease < interval '1 second' OR p_lease > interval '1 hour') THEN
+        PERFORM xorj.raise_invalid('lease', 'must be from 1 second to 1 hour');
+    END IF;
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION xorj.lock_trade(p_trade_id uuid) RETURNS xorj.trades
 LANGUAGE plpgsql
 SET search_path = pg_catalog, xorj, pg_temp
@@ -230,7 +259,9 @@ CREATE OR REPLACE FUNCTION api.create_trade(
     p_from_token text,
     p_to_token text,
     p_amount_in numeric,
-    p_expected_amount_out numeric
+    p_expected_amount_out numeric,
+    p_worker text DEFAULT NULL,
+    p_lease interval DEFAULT NULL
 ) RETURNS TABLE (replay boolean, trade jsonb)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -259,6 +290,7 @@ BEGIN
     IF v_from = v_to THEN
         PERFORM xorj.raise_invalid('to_token_address', 'must differ from from_token_address');
     END IF;
+    PERFORM xorj.check_claim(p_worker, p_lease, false);
 
     -- Serialize every creation for this vault (rules 1-3 and 5 read under this lock).
     SELECT * INTO v_bot FROM xorj.bot_states WHERE vault_address = v_vault FOR UPDATE;
@@ -329,18 +361,22 @@ BEGIN
     END IF;
 
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
-                             to_token_address, amount_in, expected_amount_out)
-    VALUES (p_job_id, v_vault, p_client_order_id, v_from, v_to, v_amount, v_expected)
+                             to_token_address, amount_in, expected_amount_out,
+                             claimed_by, claim_expires_at)
+    VALUES (p_job_id, v_vault, p_client_order_id, v_from, v_to, v_amount, v_expected,
+            p_worker, clock_timestamp() + p_lease)
     RETURNING * INTO v_new;
     RETURN QUERY SELECT false, xorj.trade_json(v_new);
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric) TO xorj_bot;
+REVOKE ALL ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval) TO xorj_bot;
 
--- FR-2.3: PENDING -> SUBMITTED with the signature. Returns (changed, trade); repeating it
--- with the same signature returns the trade unchanged.
-CREATE OR REPLACE FUNCTION api.mark_trade_submitted(p_trade_id uuid, p_signature text)
+-- FR-2.3: PENDING -> SUBMITTED with the signature and, from the execution bot, the last
+-- block height at which that transaction can land (recorded before the broadcast).
+-- Returns (changed, trade); repeating it with the same values returns it unchanged.
+CREATE OR REPLACE FUNCTION api.mark_trade_submitted(p_trade_id uuid, p_signature text,
+                                                    p_last_valid_block_height bigint DEFAULT NULL)
 RETURNS TABLE (changed boolean, trade jsonb)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -354,7 +390,11 @@ BEGIN
         PERFORM xorj.raise_invalid('transaction_signature', 'is not a Solana signature',
             'A transaction signature is 64 to 88 base58 characters.');
     END IF;
-    IF t.status = 'SUBMITTED' AND t.transaction_signature = p_signature THEN
+    IF p_last_valid_block_height IS NOT NULL AND p_last_valid_block_height < 0 THEN
+        PERFORM xorj.raise_invalid('last_valid_block_height', 'must be 0 or more');
+    END IF;
+    IF t.status = 'SUBMITTED' AND t.transaction_signature = p_signature
+       AND t.last_valid_block_height IS NOT DISTINCT FROM p_last_valid_block_height THEN
         RETURN QUERY SELECT false, xorj.trade_json(t);
         RETURN;
     END IF;
@@ -373,7 +413,9 @@ BEGIN
             'Each transaction belongs to one trade.');
     END IF;
     BEGIN
-        UPDATE xorj.trades SET status = 'SUBMITTED', transaction_signature = p_signature
+        UPDATE xorj.trades
+        SET status = 'SUBMITTED', transaction_signature = p_signature,
+            last_valid_block_height = p_last_valid_block_height
         WHERE id = t.id RETURNING * INTO t;
     EXCEPTION WHEN unique_violation THEN  -- recorded meanwhile for another trade
         SELECT id INTO v_other FROM xorj.trades WHERE transaction_signature = p_signature;
@@ -385,8 +427,8 @@ BEGIN
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.mark_trade_submitted(uuid, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.mark_trade_submitted(uuid, text) TO xorj_bot;
+REVOKE ALL ON FUNCTION api.mark_trade_submitted(uuid, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.mark_trade_submitted(uuid, text, bigint) TO xorj_bot;
 
 -- FR-2.4: SUBMITTED -> CONFIRMED with what landed on chain.
 CREATE OR REPLACE FUNCTION api.mark_trade_confirmed(
@@ -425,7 +467,8 @@ BEGIN
     END IF;
     UPDATE xorj.trades
     SET status = 'CONFIRMED', actual_amount_out = v_actual,
-        slippage_realized = p_slippage_realized, gas_fee = v_gas
+        slippage_realized = p_slippage_realized, gas_fee = v_gas,
+        claimed_by = NULL, claim_expires_at = NULL
     WHERE id = t.id RETURNING * INTO t;
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END
@@ -434,10 +477,14 @@ REVOKE ALL ON FUNCTION api.mark_trade_confirmed(uuid, numeric, numeric, numeric)
 GRANT EXECUTE ON FUNCTION api.mark_trade_confirmed(uuid, numeric, numeric, numeric) TO xorj_bot;
 
 -- PENDING or SUBMITTED -> FAILED with the reason (and the fee, when one was paid).
+-- p_expected_status 'PENDING' fails the trade only if it is still PENDING: a recovering
+-- bot abandons a trade it believes was never broadcast, and must not fail one that
+-- another bot has meanwhile recorded as SUBMITTED (it may land).
 CREATE OR REPLACE FUNCTION api.mark_trade_failed(
     p_trade_id uuid,
     p_error_message text,
-    p_gas_fee numeric DEFAULT NULL
+    p_gas_fee numeric DEFAULT NULL,
+    p_expected_status text DEFAULT NULL
 ) RETURNS TABLE (changed boolean, trade jsonb)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -458,19 +505,29 @@ BEGIN
         RETURN QUERY SELECT false, xorj.trade_json(t);
         RETURN;
     END IF;
+    IF p_expected_status IS NOT NULL AND p_expected_status NOT IN ('PENDING', 'SUBMITTED') THEN
+        PERFORM xorj.raise_invalid('expected_status', 'must be PENDING or SUBMITTED');
+    END IF;
     IF t.status NOT IN ('PENDING', 'SUBMITTED') THEN
         PERFORM xorj.raise_state('trades',
             format('trade %s is %s: it cannot be marked FAILED', t.id, t.status),
             format('current status %s', t.status));
     END IF;
+    IF p_expected_status IS NOT NULL AND t.status::text <> p_expected_status THEN
+        PERFORM xorj.raise_state('trades',
+            format('trade %s is %s, not %s: it was not marked FAILED', t.id, t.status, p_expected_status),
+            format('current status %s', t.status),
+            'It moved on meanwhile; resolve it from its current status.');
+    END IF;
     UPDATE xorj.trades
-    SET status = 'FAILED', error_message = p_error_message, gas_fee = v_gas
+    SET status = 'FAILED', error_message = p_error_message, gas_fee = v_gas,
+        claimed_by = NULL, claim_expires_at = NULL
     WHERE id = t.id RETURNING * INTO t;
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.mark_trade_failed(uuid, text, numeric) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.mark_trade_failed(uuid, text, numeric) TO xorj_bot;
+REVOKE ALL ON FUNCTION api.mark_trade_failed(uuid, text, numeric, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.mark_trade_failed(uuid, text, numeric, text) TO xorj_bot;
 
 -- FR-2.5: what a restarting bot must resolve: every SUBMITTED trade, oldest first, then
 -- PENDING trades created more than p_pending_older_than ago, oldest first.
@@ -576,3 +633,95 @@ AS $fn$
 $fn$;
 REVOKE ALL ON FUNCTION api.trade_events(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.trade_events(uuid) TO xorj_bot;
+
+-- Sharing the work between bots. A claim is a lease: claimed_by and claim_expires_at.
+-- api.claim_trades hands a bot the unfinished trades nobody holds (or whose lease ran
+-- out, or that it already holds): every SUBMITTED trade and the PENDING ones older than
+-- p_pending_older_than, oldest first. FOR UPDATE SKIP LOCKED: two bots claiming at once
+-- never get the same trade. A bot renews its leases while it works and releases them when
+-- it stops; a bot that dies loses them when they expire, and another bot takes over.
+CREATE OR REPLACE FUNCTION api.claim_trades(
+    p_worker text,
+    p_lease interval,
+    p_pending_older_than interval DEFAULT interval '0',
+    p_limit integer DEFAULT 100
+) RETURNS SETOF jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    PERFORM xorj.check_claim(p_worker, p_lease, true);
+    IF p_pending_older_than IS NULL OR p_pending_older_than < interval '0' THEN
+        PERFORM xorj.raise_invalid('pending_older_than', 'must be 0 or more');
+    END IF;
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+        PERFORM xorj.raise_invalid('limit', 'must be 1..10000');
+    END IF;
+    RETURN QUERY
+    WITH claimable AS (
+        SELECT t.id
+        FROM xorj.trades t
+        WHERE (t.status = 'SUBMITTED'
+               OR (t.status = 'PENDING' AND t.created_at <= clock_timestamp() - p_pending_older_than))
+          AND (t.claimed_by IS NULL OR t.claim_expires_at < clock_timestamp()
+               OR t.claimed_by = p_worker)
+        ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id
+        LIMIT p_limit
+        FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        UPDATE xorj.trades t
+        SET claimed_by = p_worker, claim_expires_at = clock_timestamp() + p_lease
+        FROM claimable c
+        WHERE t.id = c.id
+        RETURNING t.*
+    )
+    SELECT xorj.trade_json(c::xorj.trades) FROM claimed c
+    ORDER BY c.status DESC, coalesce(c.submitted_at, c.created_at), c.id;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.claim_trades(text, interval, interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.claim_trades(text, interval, interval, integer) TO xorj_bot;
+
+-- Extend every lease the worker holds on unfinished trades; returns how many.
+CREATE OR REPLACE FUNCTION api.renew_trade_claims(p_worker text, p_lease interval)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    n integer;
+BEGIN
+    PERFORM xorj.check_claim(p_worker, p_lease, true);
+    UPDATE xorj.trades SET claim_expires_at = clock_timestamp() + p_lease
+    WHERE claimed_by = p_worker AND status IN ('PENDING', 'SUBMITTED');
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.renew_trade_claims(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.renew_trade_claims(text, interval) TO xorj_bot;
+
+-- Give back the worker's leases (all, or the listed trades); returns how many.
+CREATE OR REPLACE FUNCTION api.release_trade_claims(p_worker text, p_trade_ids uuid[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    n integer;
+BEGIN
+    IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 200 THEN
+        PERFORM xorj.raise_invalid('worker_id', 'must be 1 to 200 characters');
+    END IF;
+    UPDATE xorj.trades SET claimed_by = NULL, claim_expires_at = NULL
+    WHERE claimed_by = p_worker AND status IN ('PENDING', 'SUBMITTED')
+      AND (p_trade_ids IS NULL OR id = ANY (p_trade_ids));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.release_trade_claims(text, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.release_trade_claims(text, uuid[]) TO xorj_bot;

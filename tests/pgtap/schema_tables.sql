@@ -30,8 +30,9 @@ SELECT columns_are('xorj', 'trades', ARRAY[
     'id', 'job_id', 'user_vault_address', 'client_order_id', 'status',
     'from_token_address', 'to_token_address', 'amount_in', 'expected_amount_out',
     'actual_amount_out', 'transaction_signature', 'slippage_realized', 'gas_fee',
-    'error_message', 'submitted_at', 'completed_at', 'created_at', 'updated_at'
-], 'xorj.trades has exactly its columns');
+    'error_message', 'submitted_at', 'completed_at', 'created_at', 'updated_at',
+    'last_valid_block_height', 'claimed_by', 'claim_expires_at'
+], 'xorj.trades has exactly its columns (0005 adds the submission and claim columns)');
 SELECT columns_are('xorj', 'bot_states', ARRAY[
     'id', 'user_id', 'enabled', 'vault_address', 'configuration', 'last_updated',
     'created_at', 'updated_at'
