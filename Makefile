@@ -8,13 +8,14 @@ VENV := .venv
 XORJ := $(VENV)/bin/xorj
 STAMP := $(VENV)/.installed
 
-.PHONY: help deps system-deps venv db migrate run stop test pgtap pytest lint clean
+.PHONY: help deps system-deps venv db migrate run stop test pgtap pytest bench lint clean
 
 help:
 	@echo "make run     install what is missing, start the project's PostgreSQL, migrate, load sample data, serve the API"
 	@echo "make test    install what is missing, start the project's PostgreSQL, run pg_prove and pytest"
 	@echo "make pgtap   only the pgTAP suite      make pytest   only the pytest suite"
 	@echo "make stop    stop the project's PostgreSQL"
+	@echo "make bench   benchmarks, as ratios against baselines measured in the same run"
 	@echo "make lint    ruff"
 
 # System packages: a PostgreSQL server (14+), pgTAP for it, and pg_prove. Installed with
@@ -91,6 +92,9 @@ pytest: db
 test: db
 	@$(VENV)/bin/python -m tests.pgtap_run
 	@$(VENV)/bin/python -m pytest -q
+
+bench: db
+	@$(VENV)/bin/python -m tests.bench.bench_db
 
 lint: venv
 	@$(VENV)/bin/ruff check app tests db/migrations
