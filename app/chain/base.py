@@ -1,0 +1,86 @@
+"""What the execution bot needs of a chain, and nothing more.
+
+The protocol that makes submission exactly-once (README, "Execution bot") uses it so:
+fetch a recent blockhash (with the last block height at which a transaction using it can
+land) -> sign the intent's transaction with it (the signature is its id) -> record both
+in the database -> broadcast -> ask for the signature's status until it is final, or
+until the block height has passed its last valid one (then it can never land).
+
+"Not found" and "could not ask" are different answers: a network error raises
+ChainUnavailable and is never taken as "not found".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class ChainError(Exception):
+    """The chain answered with an error (JSON-RPC error object)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ChainUnavailable(ChainError):
+    """The chain could not be asked (transport error, timeout, 5xx): try again later."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A trade to place: what the bot recorded as the trade row before signing."""
+
+    trade_id: str
+    vault: str
+    from_token: str
+    to_token: str
+    amount_in: int
+    expected_amount_out: int
+
+
+@dataclass(frozen=True)
+class Blockhash:
+    value: str  # base58
+    last_valid_block_height: int
+
+
+@dataclass(frozen=True)
+class SignedTransaction:
+    signature: str  # base58, 64..88 characters
+    last_valid_block_height: int
+    raw: str  # the wire transaction, base64
+
+
+@dataclass(frozen=True)
+class SignatureStatus:
+    """The chain's view of one signature.
+
+    found=False: the chain does not know it (yet). found=True with err=None and
+    confirmed=True: it landed; err set: it landed and failed on chain.
+    """
+
+    found: bool
+    confirmed: bool = False
+    err: str | None = None
+    slot: int | None = None
+    amount_out: int | None = None  # what the swap delivered, when known
+    fee: int | None = None  # lamports
+
+
+class Signer(Protocol):
+    """Builds and signs the swap transaction of an intent with a recent blockhash. The
+    signature is known before anything is sent: it is the transaction's id."""
+
+    def sign(self, intent: Intent, blockhash: Blockhash) -> SignedTransaction: ...
+
+
+class Chain(Protocol):
+    def get_latest_blockhash(self) -> Blockhash: ...
+
+    def get_block_height(self) -> int: ...
+
+    def get_signature_statuses(self, signatures: list[str]) -> dict[str, SignatureStatus]: ...
+
+    def send_transaction(self, tx: SignedTransaction) -> str: ...

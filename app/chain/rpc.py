@@ -1,0 +1,267 @@
+"""base.Chain over Solana's JSON-RPC 2.0 (HTTP POST, one request per call, httpx sync client).
+
+Methods used, with the wire shapes of Solana's RPC documentation:
+
+    getLatestBlockhash   [{"commitment": c}]  -> {"context": {...}, "value":
+                         {"blockhash": str, "lastValidBlockHeight": int}}
+    getBlockHeight       [{"commitment": c}]  -> int
+    getSignatureStatuses [[sig, ...], {"searchTransactionHistory": true}]  -> {"context":
+                         {...}, "value": [null | {"slot", "confirmations", "err",
+                         "confirmationStatus", ...}, ...]}   (at most 256 signatures a call)
+    sendTransaction      [raw_base64, {"encoding": "base64", "skipPreflight": false,
+                         "preflightCommitment": c, "maxRetries": 0}]  -> the signature
+
+Errors, so that "not found" and "could not ask" are never confused:
+
+    * the node answers with a JSON-RPC error object -> ChainError(message, code), not
+      retried (the node answered). NodeUnhealthy (-32005) is raised as ChainUnavailable (a
+      subclass of ChainError, same message and code): the node is behind, ask again later.
+    * transport errors (connection refused, timeouts, resets), HTTP 5xx and 429 -> retried
+      `retries` times with exponential backoff (backoff, 2*backoff, 4*backoff, ...), then
+      ChainUnavailable. Every method used is idempotent, sendTransaction included (the
+      same signed transaction has the same signature and lands at most once).
+    * any other non-2xx HTTP status without a JSON-RPC error body, or a malformed answer
+      (not JSON, not a JSON-RPC response, wrong id, missing or ill-shaped result) ->
+      ChainUnavailable at once (not retried: the caller asks again later).
+
+A transaction whose status is only "processed" is reported found but neither confirmed nor
+failed (err=None), even if its err is set: a processed block may still be skipped and the
+transaction land elsewhere, so only a confirmed/finalized verdict is final.
+getSignatureStatuses does not report what a swap delivered: SignatureStatus.amount_out and
+.fee stay None here (they need getTransaction, which the bot does not use yet).
+
+Note on re-broadcasting with preflight on: a node answers sendTransaction for a transaction
+that has already landed with a -32002 preflight error ("... already been processed"); the
+bot must treat a ChainError from send as "ask the status", never as "failed".
+
+Signing: real signing needs a Solana keypair and a swap-transaction builder (e.g. an
+aggregator's swap instructions), both out of scope here. A real signer plugs in as an
+implementation of app.chain.base.Signer next to this class; the one shipped is
+app.chain.sim.SimulatedSigner, whose transactions only app.chain.sim.SimulatedChain
+understands.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, TypeGuard
+
+import httpx
+
+from app.chain.base import (
+    Blockhash,
+    ChainError,
+    ChainUnavailable,
+    SignatureStatus,
+    SignedTransaction,
+)
+
+MAX_SIGNATURES_PER_CALL = 256  # Solana's limit for getSignatureStatuses
+NODE_UNHEALTHY = -32005
+_FINAL_STATUSES = ("confirmed", "finalized")
+_MAX_BACKOFF = 10.0
+
+
+def compact_err(err: Any) -> str:
+    """A transaction error (a string like "BlockhashNotFound" or an object like
+    {"InstructionError": [0, {"Custom": 1}]}) as a short, stable string."""
+    if isinstance(err, str):
+        return err
+    return json.dumps(err, separators=(",", ":"), sort_keys=True)
+
+
+class SolanaRpcChain:
+    """A Chain talking to one Solana JSON-RPC endpoint. Thread-safe; close() when done."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 5.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        commitment: str = "confirmed",
+    ) -> None:
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        self.url = url
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.commitment = commitment
+        self._ids: Iterator[int] = itertools.count(1)
+        self._ids_lock = threading.Lock()
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> SolanaRpcChain:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- Chain -----------------------------------------------------------------------
+
+    def get_latest_blockhash(self) -> Blockhash:
+        result = self._call("getLatestBlockhash", [{"commitment": self.commitment}])
+        value = _value(result, "getLatestBlockhash")
+        if not isinstance(value, dict):
+            raise ChainUnavailable("malformed getLatestBlockhash result: value is not an object")
+        blockhash = value.get("blockhash")
+        lvbh = value.get("lastValidBlockHeight")
+        if not isinstance(blockhash, str) or not blockhash or not _is_int(lvbh):
+            raise ChainUnavailable(f"malformed getLatestBlockhash result: {value!r:.200}")
+        return Blockhash(value=blockhash, last_valid_block_height=lvbh)
+
+    def get_block_height(self) -> int:
+        result = self._call("getBlockHeight", [{"commitment": self.commitment}])
+        if not _is_int(result):
+            raise ChainUnavailable(f"malformed getBlockHeight result: {result!r:.200}")
+        return result
+
+    def get_signature_statuses(self, signatures: list[str]) -> dict[str, SignatureStatus]:
+        statuses: dict[str, SignatureStatus] = {}
+        for start in range(0, len(signatures), MAX_SIGNATURES_PER_CALL):
+            chunk = signatures[start : start + MAX_SIGNATURES_PER_CALL]
+            result = self._call("getSignatureStatuses", [chunk, {"searchTransactionHistory": True}])
+            value = _value(result, "getSignatureStatuses")
+            if not isinstance(value, list) or len(value) != len(chunk):
+                raise ChainUnavailable(
+                    "malformed getSignatureStatuses result: value is not a list of "
+                    f"{len(chunk)} entries"
+                )
+            for signature, entry in zip(chunk, value, strict=True):
+                statuses[signature] = _status(entry)
+        return statuses
+
+    def send_transaction(self, tx: SignedTransaction) -> str:
+        result = self._call(
+            "sendTransaction",
+            [
+                tx.raw,
+                {
+                    "encoding": "base64",
+                    "skipPreflight": False,
+                    "preflightCommitment": self.commitment,
+                    "maxRetries": 0,
+                },
+            ],
+        )
+        if not isinstance(result, str) or not result:
+            raise ChainUnavailable(f"malformed sendTransaction result: {result!r:.200}")
+        if result != tx.signature:
+            raise ChainError(
+                f"sendTransaction returned signature {result}, expected {tx.signature}"
+            )
+        return result
+
+    # -- transport -------------------------------------------------------------------
+
+    def _next_id(self) -> int:
+        with self._ids_lock:
+            return next(self._ids)
+
+    def _call(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC call, retried on transport errors, 5xx and 429."""
+        last: str = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(self.backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
+            request_id = self._next_id()
+            body = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+            try:
+                response = self._client.post(self.url, content=json.dumps(body))
+            except httpx.RequestError as exc:  # connect, timeouts, read/write, protocol
+                last = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                last = f"HTTP {response.status_code}"
+                continue
+            return _parse(method, request_id, response)
+        raise ChainUnavailable(
+            f"{method}: {self.url} unavailable after {self.retries + 1} tries: {last}"
+        )
+
+
+def _parse(method: str, request_id: int, response: httpx.Response) -> Any:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    ok = 200 <= response.status_code < 300
+    if not isinstance(payload, dict):
+        what = "not a JSON object" if ok else f"HTTP {response.status_code}"
+        raise ChainUnavailable(f"{method}: malformed response ({what}): {response.text!r:.200}")
+    error = payload.get("error")
+    if error is not None:
+        # A parse/invalid-request error may come back with id null.
+        if payload.get("id") not in (request_id, None):
+            raise ChainUnavailable(f"{method}: response id {payload.get('id')!r} != {request_id}")
+        raise _rpc_error(method, error)
+    if not ok:
+        raise ChainUnavailable(f"{method}: HTTP {response.status_code}: {response.text!r:.200}")
+    if payload.get("id") != request_id:
+        raise ChainUnavailable(f"{method}: response id {payload.get('id')!r} != {request_id}")
+    if payload.get("jsonrpc") != "2.0" or "result" not in payload:
+        raise ChainUnavailable(f"{method}: malformed JSON-RPC response: {payload!r:.200}")
+    return payload["result"]
+
+
+def _rpc_error(method: str, error: Any) -> ChainError:
+    if not isinstance(error, dict):
+        return ChainUnavailable(f"{method}: malformed JSON-RPC error: {error!r:.200}")
+    code = error.get("code")
+    code = code if _is_int(code) else None
+    message = str(error.get("message") or "JSON-RPC error")
+    data = error.get("data")
+    if isinstance(data, dict) and data.get("err") is not None:
+        err = compact_err(data["err"])
+        if err not in message:
+            message = f"{message} (err: {err})"
+    message = f"{method}: {message}"
+    if code == NODE_UNHEALTHY:
+        return ChainUnavailable(message, code)
+    return ChainError(message, code)
+
+
+def _value(result: Any, method: str) -> Any:
+    if not isinstance(result, dict) or "value" not in result:
+        raise ChainUnavailable(f"malformed {method} result: {result!r:.200}")
+    return result["value"]
+
+
+def _status(entry: Any) -> SignatureStatus:
+    if entry is None:
+        return SignatureStatus(found=False)
+    if not isinstance(entry, dict):
+        raise ChainUnavailable(f"malformed signature status: {entry!r:.200}")
+    slot = entry.get("slot")
+    slot = slot if _is_int(slot) else None
+    final = entry.get("confirmationStatus") in _FINAL_STATUSES
+    err = entry.get("err")
+    if not final:
+        # processed (or unknown): landed in a block that may still be skipped.
+        return SignatureStatus(found=True, confirmed=False, err=None, slot=slot)
+    if err is not None:
+        return SignatureStatus(found=True, confirmed=False, err=compact_err(err), slot=slot)
+    return SignatureStatus(found=True, confirmed=True, err=None, slot=slot)
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
