@@ -34,6 +34,9 @@ class Database:
             max_size=max_size,
             open=False,
             timeout=timeout,
+            # After an outage, retry connecting every few seconds rather than backing
+            # off for minutes: the app answers again soon after the database is back.
+            reconnect_timeout=max(10.0, 2 * timeout),
             check=AsyncConnectionPool.check_connection,
             kwargs={"autocommit": True, "connect_timeout": max(1, int(timeout))},
             name="xorj",
@@ -89,9 +92,7 @@ class Database:
         """Whether the database answers and is migrated to `expected_version`."""
         try:
             async with self.pool.connection(timeout=2) as conn:
-                cur = await conn.execute(
-                    "SELECT migration_id FROM _yoyo_migration"
-                )
+                cur = await conn.execute("SELECT migration_id FROM _yoyo_migration")
                 applied = {row[0] for row in await cur.fetchall()}
         except (PoolTimeout, psycopg.Error) as exc:
             return False, f"database unreachable: {type(exc).__name__}"

@@ -219,12 +219,9 @@ def create_app(
         finally:
             await database.close()
 
-    return Litestar(
+    application = Litestar(
         route_handlers=[*ops.handlers, *user.handlers, *internal.handlers],
-        middleware=[
-            RequestContextMiddleware,
-            DefineMiddleware(JWTMiddleware, exclude=PUBLIC_PATHS),
-        ],
+        middleware=[DefineMiddleware(JWTMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers={
             ApiError: handle_api_error,
             NotAuthorizedException: handle_not_authorized,
@@ -249,6 +246,10 @@ def create_app(
         debug=False,
         logging_config=None,  # `xorj serve` configures logging: one JSON line per request
     )
+    # Outermost, around Litestar's router and exception handling, so that 404 and 405
+    # (which never reach route middleware) get a request id, a log line and metrics too.
+    application.asgi_handler = RequestContextMiddleware(application.asgi_handler)
+    return application
 
 
 def _state(**values: Any):

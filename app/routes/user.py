@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post, put
+from litestar.params import FromQuery, JSONBody
 
 from app.errors import ApiError, now_iso
 from app.routes.common import one, principal, request_id, user_only
@@ -118,7 +119,7 @@ async def _change(request: Request, enable: bool, vault: str | None) -> BotChang
     status_code=200,
     summary="Enable the caller's bot, optionally registering its vault",
 )
-async def enable_bot(request: Request, data: EnableBody | None = None) -> BotChange:
+async def enable_bot(request: Request, data: JSONBody[EnableBody | None] = None) -> BotChange:
     return await _change(request, True, data.vaultAddress if data else None)
 
 
@@ -160,7 +161,7 @@ def _settings_response(
     summary="The caller's risk settings (data null if never saved)",
 )
 async def get_settings(
-    request: Request, walletAddress: str | None = None
+    request: Request, walletAddress: FromQuery[str | None] = None
 ) -> Response[SettingsEnvelope]:
     wallet = _own_wallet(request, walletAddress)
     return _settings_response(
@@ -200,12 +201,16 @@ async def _save(request: Request, data: SettingsBody) -> Response[SettingsEnvelo
 
 
 @post("/api/user/settings", guards=[user_only], summary="Save the caller's risk settings")
-async def post_settings(request: Request, data: SettingsBody) -> Response[SettingsEnvelope]:
+async def post_settings(
+    request: Request, data: JSONBody[SettingsBody]
+) -> Response[SettingsEnvelope]:
     return await _save(request, data)
 
 
 @put("/api/user/settings", guards=[user_only], summary="Save the caller's risk settings")
-async def put_settings(request: Request, data: SettingsBody) -> Response[SettingsEnvelope]:
+async def put_settings(
+    request: Request, data: JSONBody[SettingsBody]
+) -> Response[SettingsEnvelope]:
     return await _save(request, data)
 
 
