@@ -71,7 +71,7 @@ class Metrics:
         )
         self.duplicates_refused = Counter(
             "xorj_trade_duplicates_refused",
-            "Trade creations refused as duplicates, by rule",
+            "Trade creations refused (409), by the rule the database named",
             ["rule"],
             registry=self.registry,
         )

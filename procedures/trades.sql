@@ -625,11 +625,17 @@ GRANT EXECUTE ON FUNCTION api.list_trades(text, text, integer, integer) TO xorj_
 
 -- The audit trail of one trade, oldest first.
 CREATE OR REPLACE FUNCTION api.trade_events(p_trade_id uuid) RETURNS SETOF jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
-    SELECT to_jsonb(e) FROM xorj.trade_events e WHERE e.trade_id = p_trade_id ORDER BY e.id
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM xorj.trades WHERE id = p_trade_id) THEN
+        PERFORM xorj.raise_not_found('trade', coalesce(p_trade_id::text, 'NULL'));
+    END IF;
+    RETURN QUERY
+    SELECT to_jsonb(e) FROM xorj.trade_events e WHERE e.trade_id = p_trade_id ORDER BY e.id;
+END
 $fn$;
 REVOKE ALL ON FUNCTION api.trade_events(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.trade_events(uuid) TO xorj_bot;

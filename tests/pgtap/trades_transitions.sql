@@ -1,7 +1,7 @@
 -- The lifecycle through the api: allowed moves, idempotent repeats, refused moves, and
 -- one audit event per status change.
 BEGIN;
-SELECT plan(22);
+SELECT plan(23);
 
 SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
 CREATE TEMP TABLE j AS SELECT tests.running_job() AS id;
@@ -58,6 +58,8 @@ SELECT throws_ok($$SELECT api.mark_trade_failed((SELECT c FROM t), '')$$,
     'XJ422', 'invalid error_message: must be 1 to 10000 characters', 'an empty reason is invalid');
 SELECT throws_ok($$SELECT api.mark_trade_submitted(gen_random_uuid(), tests.sig(9))$$,
     'XJ404', NULL, 'an unknown trade is not found');
+SELECT throws_ok($$SELECT * FROM api.trade_events(gen_random_uuid())$$,
+    'XJ404', NULL, 'the events of an unknown trade: not found, not an empty list');
 RESET ROLE;
 
 SELECT results_eq(
