@@ -83,12 +83,18 @@ def cmd_db(args: argparse.Namespace) -> int:
         for mid, applied in migrate.status(url):
             print(f"{'applied' if applied else 'pending'}  {mid}")
     elif args.action == "seed":
-        if not args.sample_data:
-            raise CliError("db seed: say what to load (--sample-data)")
-        from app.seed import load_sample_data
+        if not (args.sample_data or args.traders or args.trades):
+            raise CliError("db seed: say what to load (--sample-data, --traders N, --trades M)")
+        if args.traders < 0 or args.trades < 0:
+            raise CliError("db seed: --traders and --trades must be 0 or more")
+        from app.seed import generate_volume, load_sample_data
 
-        for line in load_sample_data(url).lines:
-            print(line)
+        if args.sample_data:
+            for line in load_sample_data(url).lines:
+                print(line)
+        if args.traders or args.trades:
+            for line in generate_volume(url, args.traders, args.trades, sys.stderr.isatty()):
+                print(line)
     return 0
 
 
@@ -139,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sample-data", action="store_true", help="seed: the original system's sample data"
     )
+    p.add_argument("--traders", type=int, default=0, help="seed: a completed run of N traders")
+    p.add_argument("--trades", type=int, default=0, help="seed: M trades of several users")
     p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("serve", help="serve the HTTP API")
@@ -152,6 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=["engine", "bot"], help="a service token instead")
     p.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     p.set_defaults(func=cmd_token)
+
+    # The workers' command groups: bot (run, recover), engine (load), trades, jobs.
+    from app.workers import bot, engine, ops
+
+    bot.register_cli(sub)
+    engine.register_cli(sub)
+    ops.register_cli(sub)
     return parser
 
 

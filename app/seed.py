@@ -7,6 +7,11 @@ scoring run is created only when none holds the sample traders yet).
 
 from __future__ import annotations
 
+import hashlib
+import math
+import random
+import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,3 +111,346 @@ def load_sample_data(url: str) -> SeedReport:
         )
         report.lines.append(f"scoring run {run['id']}: COMPLETED with {len(TRADERS)} trader scores")
     return report
+
+
+# --- volume, for benchmarks: `xorj db seed --traders N --trades M` -----------------------
+
+VOLUME_ACTOR = "seed:volume"
+# Real mints of common Solana tokens, then generated ones: 32 tokens, 992 ordered pairs.
+REAL_MINTS = (
+    "So11111111111111111111111111111111111111112",  # wrapped SOL
+    "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",  # USDC
+    "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB",  # USDT
+    "mSoLzYCxHdYgdzU16g5QSh3i5K3z3KZK7ytfqcJm7So",  # mSOL
+    "7dHbWXmci3dT8UFYWYZweBLXgycu7Y3iL6trKn1Y7ARj",  # stSOL
+    "J1toso1uCk3RLmjorhTtrVwY9HJ7X8V9yYac6Y7kGCPn",  # jitoSOL
+    "DezXAZ8z7PnrnRJjz3wXBoRgixCa6xjnB7YaB1pPB263",  # BONK
+    "JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN",  # JUP
+    "4k3Dyjzvzp8eMZWUXbBCjEvwSkkk59S5iCNLY3QrkX6R",  # RAY
+    "orcaEKTdK7LKz57vaAYr9QeNsVEPfiu6QeMU1kektZE",  # ORCA
+    "HZ1JovNiVvGrGNiiYvEozEVgZ58xaU3RKwX8eACQBCt3",  # PYTH
+    "7vfCXTUXx5WJV5JADk17DUJ4ksgau7utNKj4b963voxs",  # WETH (Wormhole)
+    "3NZ9JMVBmGAqocybic2c7LQCJScmgsAZ6vQqTDzcqmJh",  # WBTC (Wormhole)
+    "rndrizKT3MK1iimdxRdWabcF7Zg7AR5T4nud4EkHBof",  # RNDR
+    "EKpQGSJtjMFqKZ9KQanSqYXRcF8fBopzLHYxdM65zcjm",  # WIF
+    "bSo13r4TkiE4KumL71LsHTPpL2euBYLFx6h9HP3piy1",  # bSOL
+)
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def b58encode(data: bytes) -> str:
+    """Base58 (Bitcoin/Solana alphabet) of bytes; leading zero bytes become '1'."""
+    n = int.from_bytes(data, "big")
+    out = []
+    while n:
+        n, r = divmod(n, 58)
+        out.append(_B58[r])
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + "".join(reversed(out))
+
+
+VOLUME_MINTS = REAL_MINTS + tuple(
+    b58encode(hashlib.sha256(f"xorj-volume-mint-{i}".encode()).digest()) for i in range(16)
+)
+VOLUME_PAIRS = tuple(
+    (a, b) for a in range(len(VOLUME_MINTS)) for b in range(len(VOLUME_MINTS)) if a != b
+)
+TRADES_PER_JOB = 25_000
+TRADE_BATCH = 2_000
+SCORE_CHUNK = 10_000
+# Final statuses of the trades one call makes (in flight: PENDING and SUBMITTED).
+SHARE_FAILED = 0.10
+SHARE_SUBMITTED = 0.03
+SHARE_PENDING = 0.02
+_FAILURES_BEFORE_SUBMIT = (
+    "simulation failed: slippage tolerance exceeded",
+    "quote expired before signing",
+    "insufficient funds in vault for amount_in",
+)
+_FAILURES_AFTER_SUBMIT = (
+    "transaction expired: blockhash not found",
+    "transaction failed on chain: custom program error 0x1771",
+    "confirmation timed out after 60 s",
+)
+
+
+def _role_tx(conn: psycopg.Connection, role: str) -> None:
+    """Inside a transaction: act as `role`, named seed:volume in the audit trails."""
+    conn.execute(f"SET LOCAL ROLE {role}")
+    conn.execute("SELECT set_config('xorj.actor', %s, true)", (VOLUME_ACTOR,))
+
+
+def _volume_scores(
+    conn: psycopg.Connection, traders: int, rng: random.Random, progress: bool
+) -> str:
+    """A COMPLETED scoring run of `traders` new wallets, through create, start,
+    add_scoring_scores (chunks, one transaction with the completion) and complete."""
+    from app.workers.engine import Progress
+
+    bar = Progress("seeding traders", unit="traders", total=traders, enabled=progress)
+    with conn.transaction():
+        _role_tx(conn, "xorj_engine")
+        (run,) = conn.execute("SELECT api.create_scoring_run()").fetchone()
+        conn.execute("SELECT api.start_scoring_run(%s)", (run["id"],))
+    with conn.transaction():
+        _role_tx(conn, "xorj_engine")
+        done = 0
+        while done < traders:
+            size = min(SCORE_CHUNK, traders - done)
+            chunk = []
+            for _ in range(size):
+                total = rng.randint(5, 2_000)
+                chunk.append(
+                    {
+                        "wallet_address": b58encode(rng.randbytes(32)),
+                        "xorj_trust_score": round(100 * rng.betavariate(2, 5), 4),
+                        "metrics": {
+                            "total_trades": total,
+                            "win_rate": round(rng.uniform(0.3, 0.8), 3),
+                            "avg_profit": round(rng.gauss(0.01, 0.03), 4),
+                            "max_drawdown": round(rng.uniform(0.02, 0.6), 3),
+                        },
+                    }
+                )
+            conn.execute(
+                "SELECT api.add_scoring_scores(%s, %s, %s)", (run["id"], Jsonb(chunk), done)
+            )
+            done += size
+            bar.update(done)
+        conn.execute("SELECT api.complete_scoring_run(%s, '[]'::jsonb)", (run["id"],))
+    bar.close(done)
+    return str(run["id"])
+
+
+@dataclass
+class _Trade:
+    job: str
+    vault: str
+    client_order_id: str
+    from_token: str
+    to_token: str
+    amount_in: int
+    expected_out: int
+    final: str  # PENDING, SUBMITTED, CONFIRMED or FAILED
+    submit: bool  # FAILED after SUBMITTED (else before)
+
+
+def _trade_batch(conn: psycopg.Connection, batch: list[_Trade], rng: random.Random) -> None:
+    """Create the batch's trades (distinct vault and pair each), then move them to their
+    final statuses, a few statements of many api calls each, in one transaction."""
+    # Plans cached by this session since the table was small are dropped: the generic
+    # plan api.create_trade settles on early reads its in-flight check through an index
+    # of every unfinished trade, filtering by vault and pair, which costs more with each
+    # trade created (measured: 100,000 trades in 124 s instead of 56 s).
+    conn.execute("DISCARD PLANS")
+    with conn.transaction():
+        _role_tx(conn, "xorj_bot")
+        rows = conn.execute(
+            """SELECT c.replay, (c.trade ->> 'id')::text
+               FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[],
+                           %s::numeric[], %s::numeric[]) WITH ORDINALITY
+                    AS u(job, vault, coid, f, t, amount, expected, ord)
+               CROSS JOIN LATERAL api.create_trade(u.job, u.vault, u.coid, u.f, u.t,
+                                                   u.amount, u.expected) AS c
+               ORDER BY u.ord""",
+            (
+                [t.job for t in batch],
+                [t.vault for t in batch],
+                [t.client_order_id for t in batch],
+                [t.from_token for t in batch],
+                [t.to_token for t in batch],
+                [t.amount_in for t in batch],
+                [t.expected_out for t in batch],
+            ),
+        ).fetchall()
+        if len(rows) != len(batch) or any(replay for replay, _ in rows):
+            raise RuntimeError("volume seed: a trade was not created anew")
+        ids = [trade_id for _, trade_id in rows]
+        submitted = [
+            (i, b58encode(b"\x01" + rng.randbytes(63)))
+            for i, t in enumerate(batch)
+            if t.final in ("SUBMITTED", "CONFIRMED") or (t.final == "FAILED" and t.submit)
+        ]
+        if submitted:
+            conn.execute(
+                "SELECT count(*) FROM unnest(%s::uuid[], %s::text[]) AS u(id, sig) "
+                "CROSS JOIN LATERAL api.mark_trade_submitted(u.id, u.sig)",
+                ([ids[i] for i, _ in submitted], [sig for _, sig in submitted]),
+            )
+        confirmed = [i for i, t in enumerate(batch) if t.final == "CONFIRMED"]
+        if confirmed:
+            slippage = [round(rng.uniform(-0.3, 1.5), 3) for _ in confirmed]
+            actual = [
+                max(1, int(batch[i].expected_out * (1 - s / 100)))
+                for i, s in zip(confirmed, slippage, strict=True)
+            ]
+            conn.execute(
+                "SELECT count(*) FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[], "
+                "%s::numeric[]) AS u(id, actual, slippage, gas) "
+                "CROSS JOIN LATERAL api.mark_trade_confirmed(u.id, u.actual, u.slippage, u.gas)",
+                (
+                    [ids[i] for i in confirmed],
+                    actual,
+                    slippage,
+                    [rng.randint(5_000, 25_000) for _ in confirmed],
+                ),
+            )
+        failed = [i for i, t in enumerate(batch) if t.final == "FAILED"]
+        if failed:
+            conn.execute(
+                "SELECT count(*) FROM unnest(%s::uuid[], %s::text[], %s::numeric[]) "
+                "AS u(id, error, gas) "
+                "CROSS JOIN LATERAL api.mark_trade_failed(u.id, u.error, u.gas)",
+                (
+                    [ids[i] for i in failed],
+                    [
+                        rng.choice(
+                            _FAILURES_AFTER_SUBMIT if batch[i].submit else _FAILURES_BEFORE_SUBMIT
+                        )
+                        for i in failed
+                    ],
+                    [rng.randint(5_000, 25_000) if batch[i].submit else None for i in failed],
+                ),
+            )
+
+
+def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list[str]:
+    """Benchmark volume, through the api functions so every rule holds; each call adds:
+
+    * `traders` > 0: a new COMPLETED scoring run of that many new wallets (chunks of
+      10,000 through api.add_scoring_scores, completed in the same transaction);
+    * `trades` > 0: new users (3 or more, enough vault and token pairs for the trades in
+      flight) with their bots enabled for new vaults and saved settings; execution jobs
+      (one per 25,000 trades, all COMPLETED but the last, which stays RUNNING); and the
+      trades, spread over the vaults and 992 token pairs, with varied amounts (never the
+      same vault, pair and amount twice, so the recent-repeat rule never refuses one):
+      about 85% CONFIRMED, 10% FAILED (half before, half after submission), 3% SUBMITTED
+      and 2% PENDING (at most one in flight per vault and pair, as the rule requires).
+      Created in batches of 2,000 (a few statements each, one transaction per batch).
+
+    Signatures and addresses are random base58 (distinct); nothing depends on earlier
+    calls, so a second call adds as much again. `progress` draws a progress line on
+    stderr (pass sys.stderr.isatty()). Returns the report's lines."""
+    if traders < 0 or trades < 0:
+        raise ValueError("traders and trades must be 0 or more")
+    from app.workers.engine import Progress
+
+    rng = random.Random(secrets.randbits(64))
+    nonce = secrets.token_hex(4)
+    lines: list[str] = []
+    with psycopg.connect(url, autocommit=True) as conn:
+        if traders:
+            started = time.perf_counter()
+            run_id = _volume_scores(conn, traders, rng, progress)
+            lines.append(
+                f"scoring run {run_id}: COMPLETED with {traders:,} trader scores "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
+        if not trades:
+            return lines
+
+        started = time.perf_counter()
+        in_flight = round(trades * (SHARE_SUBMITTED + SHARE_PENDING))
+        users = max(3, math.ceil(in_flight / len(VOLUME_PAIRS)))
+        vaults: list[str] = []
+        profiles = ("Conservative", "Balanced", "Aggressive")
+        for _ in range(users):
+            wallet, vault = b58encode(rng.randbytes(32)), b58encode(rng.randbytes(32))
+            with conn.transaction():
+                _role_tx(conn, "xorj_api")
+                conn.execute("SELECT api.enable_bot(%s, %s)", (wallet, vault))
+                conn.execute(
+                    "SELECT api.update_user_settings(%s, %s)",
+                    (
+                        wallet,
+                        Jsonb(
+                            {
+                                "riskProfile": rng.choice(profiles),
+                                "maxDrawdownLimit": rng.randint(5, 30),
+                                "positionSizePercent": rng.randint(1, 10),
+                                "investmentAmount": rng.choice([250, 500, 1000, 5000]),
+                            }
+                        ),
+                    ),
+                )
+            vaults.append(vault)
+
+        jobs: list[str] = []
+        for k in range(max(1, math.ceil(trades / TRADES_PER_JOB))):
+            with conn.transaction():
+                _role_tx(conn, "xorj_bot")
+                (job,) = conn.execute(
+                    "SELECT api.create_execution_job('SCHEDULED_RUN', %s)",
+                    (Jsonb({"seed": nonce, "part": k}),),
+                ).fetchone()
+                conn.execute(
+                    "SELECT api.start_execution_job(%s, %s)", (job["id"], f"seed-worker-{k}")
+                )
+            jobs.append(str(job["id"]))
+
+        combos = len(vaults) * len(VOLUME_PAIRS)
+        in_flight = min(in_flight, combos)
+        pending = round(in_flight * SHARE_PENDING / (SHARE_SUBMITTED + SHARE_PENDING))
+        terminal = trades - in_flight
+        failed = min(terminal, round(trades * SHARE_FAILED))
+        finals = ["FAILED"] * failed + ["CONFIRMED"] * (terminal - failed)
+        rng.shuffle(finals)
+        finals += ["PENDING"] * pending + ["SUBMITTED"] * (in_flight - pending)
+
+        used: dict[int, set[int]] = {}
+        counts: dict[str, int] = dict.fromkeys(("CONFIRMED", "FAILED", "SUBMITTED", "PENDING"), 0)
+        bar = Progress("seeding trades", unit="trades", total=trades, enabled=progress)
+        done = 0
+        in_flight_combos = iter(rng.sample(range(combos), in_flight))
+        while done < trades:
+            # Batches of terminal trades first, then of the trades left in flight, never
+            # both in one batch. Terminal trades: distinct combos within the batch (each
+            # is PENDING until the batch moves it on); trades left in flight: combos
+            # never used by another trade in flight (all taken from one sample).
+            end = terminal if done < terminal else trades
+            size = min(TRADE_BATCH, combos, end - done)
+            batch_finals = finals[done : done + size]
+            free = iter(rng.sample(range(combos), size))
+            batch: list[_Trade] = []
+            for offset, final in enumerate(batch_finals):
+                combo = next(in_flight_combos) if final in ("PENDING", "SUBMITTED") else next(free)
+                vault = vaults[combo // len(VOLUME_PAIRS)]
+                a, b = VOLUME_PAIRS[combo % len(VOLUME_PAIRS)]
+                amounts = used.setdefault(combo, set())
+                amount = rng.randint(10**5, 10**11)
+                while amount in amounts:
+                    amount = rng.randint(10**5, 10**11)
+                amounts.add(amount)
+                seq = done + offset
+                batch.append(
+                    _Trade(
+                        job=jobs[min(seq // TRADES_PER_JOB, len(jobs) - 1)],
+                        vault=vault,
+                        client_order_id=f"vol-{nonce}-{seq}",
+                        from_token=VOLUME_MINTS[a],
+                        to_token=VOLUME_MINTS[b],
+                        amount_in=amount,
+                        expected_out=max(1, int(amount * rng.uniform(0.001, 1000))),
+                        final=final,
+                        submit=rng.random() < 0.5,
+                    )
+                )
+                counts[final] += 1
+            _trade_batch(conn, batch, rng)
+            done += size
+            bar.update(done)
+        bar.close(done)
+
+        for k, job in enumerate(jobs[:-1]):
+            with conn.transaction():
+                _role_tx(conn, "xorj_bot")
+                conn.execute("SELECT api.complete_execution_job(%s, %s)", (job, f"seed-worker-{k}"))
+        elapsed = time.perf_counter() - started
+        lines.append(
+            f"users: {users} with bots enabled for new vaults; jobs: {len(jobs)} "
+            f"({len(jobs) - 1} COMPLETED, 1 RUNNING)"
+        )
+        lines.append(
+            f"trades: {trades:,} in {elapsed:.1f} s ({trades / elapsed:,.0f}/s): "
+            + ", ".join(f"{status} {n:,}" for status, n in counts.items())
+        )
+    return lines

@@ -411,3 +411,41 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION api.reap_execution_jobs(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.reap_execution_jobs(interval) TO xorj_bot;
+
+-- Jobs, newest first (created_at, then id), optionally of one status: for operators'
+-- listings. p_status one of PENDING, RUNNING, COMPLETED, FAILED (else XJ422 on status),
+-- p_limit 1..1000, p_offset >= 0.
+CREATE OR REPLACE FUNCTION api.list_execution_jobs(p_status text DEFAULT NULL,
+                                                   p_limit integer DEFAULT 100,
+                                                   p_offset integer DEFAULT 0)
+RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_allowed text[] := enum_range(NULL::xorj.job_status)::text[];
+    v_status  xorj.job_status;
+BEGIN
+    IF p_status IS NOT NULL THEN
+        IF NOT (p_status = ANY (v_allowed)) THEN
+            PERFORM xorj.raise_invalid('status',
+                format('%s is not one of %s', p_status, array_to_string(v_allowed, ', ')));
+        END IF;
+        v_status := p_status::xorj.job_status;
+    END IF;
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
+        PERFORM xorj.raise_invalid('limit', 'must be 1..1000');
+    END IF;
+    IF p_offset IS NULL OR p_offset < 0 THEN
+        PERFORM xorj.raise_invalid('offset', 'must be 0 or more');
+    END IF;
+    RETURN QUERY
+    SELECT to_jsonb(j) FROM xorj.execution_jobs j
+    WHERE v_status IS NULL OR j.status = v_status
+    ORDER BY j.created_at DESC, j.id
+    LIMIT p_limit OFFSET p_offset;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.list_execution_jobs(text, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.list_execution_jobs(text, integer, integer) TO xorj_bot;

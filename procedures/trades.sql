@@ -266,6 +266,9 @@ CREATE OR REPLACE FUNCTION api.create_trade(
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
+-- Plan each lookup for its vault and pair: a cached generic plan read the in-flight
+-- check through the claim index and slowed down as trades accumulated.
+SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
     v_vault     xorj.solana_address := xorj.check_address('user_vault_address', p_vault);
@@ -375,8 +378,11 @@ GRANT EXECUTE ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric
 -- FR-2.3: PENDING -> SUBMITTED with the signature and, from the execution bot, the last
 -- block height at which that transaction can land (recorded before the broadcast).
 -- Returns (changed, trade); repeating it with the same values returns it unchanged.
+-- p_worker: the bot that signed it; the trade must still be claimed by that bot, else
+-- XJ409 claim_lost (another bot took it over: this one must not broadcast).
 CREATE OR REPLACE FUNCTION api.mark_trade_submitted(p_trade_id uuid, p_signature text,
-                                                    p_last_valid_block_height bigint DEFAULT NULL)
+                                                    p_last_valid_block_height bigint DEFAULT NULL,
+                                                    p_worker text DEFAULT NULL)
 RETURNS TABLE (changed boolean, trade jsonb)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -397,6 +403,12 @@ BEGIN
        AND t.last_valid_block_height IS NOT DISTINCT FROM p_last_valid_block_height THEN
         RETURN QUERY SELECT false, xorj.trade_json(t);
         RETURN;
+    END IF;
+    IF p_worker IS NOT NULL AND t.claimed_by IS DISTINCT FROM p_worker THEN
+        PERFORM xorj.raise_conflict('claim_lost',
+            format('trade %s is not claimed by %s', t.id, p_worker),
+            format('claimed_by=%s', coalesce(t.claimed_by, 'nobody')),
+            'Another bot took the trade over: do not broadcast it.');
     END IF;
     IF t.status <> 'PENDING' THEN
         PERFORM xorj.raise_state('trades',
@@ -427,8 +439,8 @@ BEGIN
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.mark_trade_submitted(uuid, text, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.mark_trade_submitted(uuid, text, bigint) TO xorj_bot;
+REVOKE ALL ON FUNCTION api.mark_trade_submitted(uuid, text, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.mark_trade_submitted(uuid, text, bigint, text) TO xorj_bot;
 
 -- FR-2.4: SUBMITTED -> CONFIRMED with what landed on chain.
 CREATE OR REPLACE FUNCTION api.mark_trade_confirmed(

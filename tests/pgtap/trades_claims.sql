@@ -3,7 +3,7 @@
 -- still PENDING; claims hand each unfinished trade to one bot at a time, expire, renew
 -- and release.
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 
 SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
 CREATE TEMP TABLE j AS SELECT tests.running_job() AS id;
@@ -18,9 +18,16 @@ SELECT throws_ok(format($$SELECT api.create_trade(%L, tests.addr(200), 'c2', tes
                         (SELECT id FROM j)),
     'XJ422', 'invalid lease: a claim needs both a worker id and a lease', 'a worker without a lease is invalid');
 
+-- a bot that lost its claim may not record the submission (it must not broadcast)
+SELECT throws_ok($$SELECT api.mark_trade_submitted((SELECT id FROM t), tests.sig(1), 1500, 'bot-z')$$,
+    'XJ409', 'trade ' || (SELECT id FROM t) || ' is not claimed by bot-z',
+    'recording SUBMITTED for a trade another bot holds is refused');
+SELECT is((SELECT trade->>'status' FROM api.get_trade((SELECT id FROM t)) trade), 'PENDING',
+          'and the trade stays PENDING');
+
 -- last valid block height
 SELECT is((SELECT (trade->>'last_valid_block_height')::bigint
-           FROM api.mark_trade_submitted((SELECT id FROM t), tests.sig(1), 1500)),
+           FROM api.mark_trade_submitted((SELECT id FROM t), tests.sig(1), 1500, 'bot-a')),
           1500::bigint, 'the last valid block height is recorded with the signature');
 SELECT is((SELECT changed FROM api.mark_trade_submitted((SELECT id FROM t), tests.sig(1), 1500)), false,
           'recording the same signature and height again changes nothing');

@@ -1,0 +1,371 @@
+"""The Quantitative Engine's loader: `xorj engine load SCORES.jsonl [--chunk N]`.
+
+The engine writes one JSON object per line, {"wallet_address", "xorj_trust_score",
+"metrics"?}. The loader creates a scoring run and starts it (one short transaction, so
+the run is visible as RUNNING while it loads), then, in ONE transaction, streams the file
+into the run in chunks (api.add_scoring_scores, each chunk's first index = its first
+line number - 1) and completes the run (api.complete_scoring_run(run, '[]')): the scores
+appear in api.ranked_traders all at once, or not at all.
+
+Any refusal rolls that transaction back, and the run is then FAILED
+(api.fail_scoring_run, in a new transaction) with an error naming the line:
+
+* a line that is not JSON (or not UTF-8): `line 12: not JSON: Expecting value (column 1)`;
+* an element the database refuses, its XJ422 index turned back into a line:
+  `line 500: invalid xorj_trust_score: must be 0 or more`,
+  `line 900: invalid wallet_address: duplicates line 10`;
+* an empty file (no score at all): refused, the run FAILED, unless --allow-empty, which
+  completes a run with no traders. (A completed empty run would become the latest run
+  and leave the bot with no trader to follow, so it must be asked for.)
+
+The previous completed run stays the one ranked whatever happens. Blank lines are
+skipped (each ends a chunk, so indexes still match lines). The file is read line by
+line, never held whole: memory is one chunk. Every call runs as role xorj_engine
+(SET LOCAL ROLE) with xorj.actor = 'engine:loader'. A progress line (lines, lines/s)
+is drawn on stderr when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg
+
+ACTOR = "engine:loader"
+ROLE = "xorj_engine"
+# 10,000 lines a call: measured on 1,000,000 lines, larger chunks gain nothing (the
+# database's work per score dominates) and smaller ones pay a round trip per few lines.
+DEFAULT_CHUNK = 10_000
+MAX_CHUNK = 100_000
+
+_INDEX = re.compile(r"scores\[(\d+)\](?:\.(\w+))?")
+
+
+class LoadError(Exception):
+    """A refusal of the file: the run is failed with this message (it names the line)."""
+
+
+@dataclass
+class LoadResult:
+    run_id: str
+    status: str  # COMPLETED or FAILED
+    count: int  # scores saved (0 when FAILED)
+    lines: int  # lines read
+    elapsed: float  # seconds, from the run's creation to the end
+    error: str | None = None
+
+
+class Progress:
+    """A one-line progress report redrawn with a carriage return on a terminal:
+    `<what>: 120,000 lines, 45,000 lines/s`. Nothing when the stream is not a tty."""
+
+    def __init__(
+        self,
+        what: str,
+        unit: str = "lines",
+        total: int | None = None,
+        stream: IO[str] | None = None,
+        enabled: bool | None = None,
+        interval: float = 0.25,
+    ) -> None:
+        self.what = what
+        self.unit = unit
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.interval = interval
+        self.started = time.perf_counter()
+        self._last = 0.0
+        self._width = 0
+
+    def update(self, done: int, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        elapsed = now - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        of = f"/{self.total:,}" if self.total else ""
+        text = f"{self.what}: {done:,}{of} {self.unit}, {rate:,.0f} {self.unit}/s"
+        self._width = max(self._width, len(text))
+        self.stream.write("\r" + text.ljust(self._width))
+        self.stream.flush()
+
+    def close(self, done: int) -> None:
+        if self.enabled:
+            self.update(done, force=True)
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_json_line(text: str, number: int) -> None:
+    """Raise LoadError unless `text` is exactly one JSON value (as PostgreSQL reads it:
+    NaN and Infinity are refused)."""
+    try:
+        json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise LoadError(f"line {number}: not JSON: {exc.msg} (column {exc.colno})") from None
+    except (ValueError, RecursionError) as exc:
+        raise LoadError(f"line {number}: not JSON: {exc}") from None
+
+
+def read_chunks(stream: IO[bytes], size: int) -> Iterator[tuple[int, list[str]]]:
+    """(index of the first line, the lines' JSON texts) for consecutive non-blank lines, at
+    most `size` at a time; a blank line ends a chunk. Line n has index n - 1. Raises
+    LoadError naming the line at the first line that is not UTF-8 or not JSON."""
+    first = 0
+    chunk: list[str] = []
+    for number, raw in enumerate(stream, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LoadError(
+                f"line {number}: not UTF-8 ({exc.reason} at byte {exc.start})"
+            ) from None
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        if not text.strip():
+            if chunk:
+                yield first, chunk
+                chunk = []
+            continue
+        check_json_line(text, number)
+        if not chunk:
+            first = number - 1
+        chunk.append(text)
+        if len(chunk) >= size:
+            yield first, chunk
+            chunk = []
+    if chunk:
+        yield first, chunk
+
+
+def _as_engine(conn: psycopg.Connection) -> None:
+    """Inside a transaction: act as xorj_engine, named engine:loader in the audit."""
+    conn.execute(f"SET LOCAL ROLE {ROLE}")
+    conn.execute("SELECT set_config('xorj.actor', %s, true)", (ACTOR,))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _earlier_line(path: Path | None, wallet: str, before: int) -> int | None:
+    """The first line before line `before` of the file whose wallet_address is `wallet`:
+    a second streaming pass, only after a refusal."""
+    if path is None:
+        return None
+    needle = wallet.encode()
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if number >= before:
+                return None
+            if needle in raw:
+                try:
+                    value = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(value, dict) and value.get("wallet_address") == wallet:
+                    return number
+    return None
+
+
+def describe_refusal(exc: psycopg.Error, first: int, lines: list[str], path: Path | None) -> str:
+    """The database's refusal of the chunk starting at index `first`, its scores[i]
+    indexes turned into line numbers (line = i + 1):
+    `line 500: invalid xorj_trust_score: must be 0 or more`."""
+    diag = exc.diag
+    message = _one_line(diag.message_primary or str(exc))
+    column = diag.column_name or ""
+    found = _INDEX.fullmatch(column)
+    if not found:
+        last = first + len(lines)
+        return f"lines {first + 1}..{last}: {message}"
+    index = int(found[1])
+    number = index + 1
+    field = found[2]
+
+    def rewrite(m: re.Match[str]) -> str:
+        if int(m[1]) == index:
+            return m[2] or "element"
+        return f"line {int(m[1]) + 1}"
+
+    text = _INDEX.sub(rewrite, message)
+    if field == "wallet_address" and "already scored in this run" in message:
+        position = index - first
+        wallet = None
+        if 0 <= position < len(lines):
+            try:
+                wallet = json.loads(lines[position]).get("wallet_address")
+            except (ValueError, AttributeError):
+                wallet = None
+        earlier = _earlier_line(path, wallet, number) if isinstance(wallet, str) else None
+        if earlier is not None:
+            text = f"invalid wallet_address: duplicates line {earlier}"
+    return f"line {number}: {text}"
+
+
+def _fail_run(conn: psycopg.Connection, url: str, run_id: str, error: str) -> str | None:
+    """Mark the run FAILED in a transaction of its own (on a new connection if `conn` was
+    lost); the problem, if that fails too."""
+    try:
+        with ExitStack() as stack:
+            if conn.closed or conn.broken:
+                conn = stack.enter_context(psycopg.connect(url, autocommit=True))
+            with conn.transaction():
+                _as_engine(conn)
+                conn.execute("SELECT api.fail_scoring_run(%s, %s)", (run_id, error[:10000]))
+    except psycopg.Error as exc:
+        return _one_line(str(exc))
+    return None
+
+
+def load_file(
+    url: str,
+    path: str | Path,
+    chunk: int = DEFAULT_CHUNK,
+    allow_empty: bool = False,
+    progress: bool | None = None,
+) -> LoadResult:
+    """Load a JSON-lines file of scores into a new scoring run (see the module's doc).
+    `path` "-" reads standard input. Returns the result, COMPLETED or FAILED; raises
+    LoadError (before any run exists) when the file cannot be opened or `chunk` is out
+    of range, and psycopg.OperationalError when the database cannot be reached at all."""
+    if not 1 <= chunk <= MAX_CHUNK:
+        raise LoadError(f"--chunk must be 1..{MAX_CHUNK:,}, not {chunk}")
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        file_path: Path | None
+        if str(path) == "-":
+            stream: IO[bytes] = sys.stdin.buffer
+            file_path = None
+        else:
+            file_path = Path(path)
+            try:
+                stream = stack.enter_context(file_path.open("rb"))
+            except OSError as exc:
+                raise LoadError(f"cannot read {path}: {exc.strerror}") from None
+        conn = stack.enter_context(psycopg.connect(url, autocommit=True))
+        with conn.transaction():
+            _as_engine(conn)
+            (run,) = conn.execute("SELECT api.create_scoring_run()").fetchone()
+            run_id: str = run["id"]
+            conn.execute("SELECT api.start_scoring_run(%s)", (run_id,))
+
+        bar = Progress("loading scores", enabled=progress)
+        count = 0
+        lines = 0
+        error: str | None = None
+        current: tuple[int, list[str]] = (0, [])
+        try:
+            with conn.transaction():
+                _as_engine(conn)
+                for first, texts in read_chunks(stream, chunk):
+                    current = (first, texts)
+                    body = "[" + ",".join(texts) + "]"
+                    (added,) = conn.execute(
+                        "SELECT api.add_scoring_scores(%s, %s::jsonb, %s::integer)",
+                        (run_id, body, first),
+                    ).fetchone()
+                    count += added
+                    lines = first + len(texts)
+                    bar.update(lines)
+                if count == 0 and not allow_empty:
+                    raise LoadError(
+                        "no scores in the file: refused, the latest completed run stays "
+                        "ranked (--allow-empty completes a run with no traders)"
+                    )
+                conn.execute("SELECT api.complete_scoring_run(%s, '[]'::jsonb)", (run_id,))
+        except LoadError as exc:
+            error = str(exc)
+        except psycopg.Error as exc:
+            error = describe_refusal(exc, current[0], current[1], file_path)
+        except KeyboardInterrupt:
+            bar.close(lines)
+            _fail_run(conn, url, run_id, f"interrupted after line {lines}")
+            raise
+        bar.close(lines)
+        if error is not None:
+            name = "standard input" if file_path is None else file_path.name
+            message = f"{name}: {error}"
+            problem = _fail_run(conn, url, run_id, message)
+            if problem:
+                message += f" (and the run could not be marked FAILED: {problem})"
+            return LoadResult(run_id, "FAILED", 0, lines, time.perf_counter() - started, message)
+        return LoadResult(run_id, "COMPLETED", count, lines, time.perf_counter() - started)
+
+
+# --- command line ----------------------------------------------------------------------
+
+
+def _chunk_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= MAX_CHUNK:
+        raise argparse.ArgumentTypeError(f"must be 1..{MAX_CHUNK}")
+    return value
+
+
+def cmd_engine_load(args: argparse.Namespace) -> int:
+    from app.cli import database_url  # here: app.cli imports this module
+
+    try:
+        result = load_file(database_url(), args.path, args.chunk, args.allow_empty)
+    except LoadError as exc:
+        print(f"xorj: engine load: {exc}", file=sys.stderr)
+        return 1
+    rate = result.lines / result.elapsed if result.elapsed > 0 else 0.0
+    if result.status == "COMPLETED":
+        print(
+            f"scoring run {result.run_id}: COMPLETED with {result.count:,} scores "
+            f"in {result.elapsed:.2f} s ({rate:,.0f} lines/s)"
+        )
+        return 0
+    print(f"scoring run {result.run_id}: FAILED after {result.elapsed:.2f} s", file=sys.stderr)
+    print(f"xorj: engine load: {result.error}", file=sys.stderr)
+    return 1
+
+
+def register_cli(subparsers: Any) -> None:
+    """Add `engine load PATH [--chunk N] [--allow-empty]` to the `xorj` command."""
+    engine = subparsers.add_parser("engine", help="the Quantitative Engine's tools")
+    actions = engine.add_subparsers(dest="engine_command", required=True)
+    p = actions.add_parser(
+        "load",
+        help="load a JSON-lines file of trader scores as one new scoring run",
+        description=(
+            "Create a scoring run and load PATH (one JSON object per line: wallet_address, "
+            "xorj_trust_score, metrics) into it in one transaction: the run is COMPLETED "
+            "with every score, or FAILED with the line at fault and no score visible."
+        ),
+    )
+    p.add_argument("path", help="the JSON-lines file ('-': standard input)")
+    p.add_argument(
+        "--chunk",
+        type=_chunk_size,
+        default=DEFAULT_CHUNK,
+        help=f"lines per database call (default {DEFAULT_CHUNK:,})",
+    )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="complete a run with no traders when the file has no score (else refused)",
+    )
+    p.set_defaults(func=cmd_engine_load)
