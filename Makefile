@@ -8,7 +8,7 @@ VENV := .venv
 XORJ := $(VENV)/bin/xorj
 STAMP := $(VENV)/.installed
 
-.PHONY: help deps system-deps venv db migrate run stop test pgtap pytest bench lint clean
+.PHONY: help deps system-deps venv db migrate run stop test pgtap pytest bench bench-load lint clean
 
 help:
 	@echo "make run     install what is missing, start the project's PostgreSQL, migrate, load sample data, serve the API"
@@ -95,6 +95,9 @@ test: db
 
 bench: db
 	@$(VENV)/bin/python -m tests.bench.bench_db
+
+bench-load: db
+	@$(VENV)/bin/python -m tests.test_engine_load --lines 1000000
 
 lint: venv
 	@$(VENV)/bin/ruff check app tests db/migrations
