@@ -116,6 +116,81 @@ BEGIN
 END
 $fn$;
 
+-- A page of a listing: limit 1..p_max, offset 0 or more, else XJ422 (the limit first).
+CREATE OR REPLACE FUNCTION xorj.check_page(p_limit integer, p_offset integer, p_max integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND p_max THEN
+        PERFORM xorj.raise_invalid('limit', format('must be 1..%s', p_max));
+    END IF;
+    IF p_offset IS NULL OR p_offset < 0 THEN
+        PERFORM xorj.raise_invalid('offset', 'must be 0 or more');
+    END IF;
+END
+$fn$;
+
+-- Scoring runs and execution jobs share one lifecycle: PENDING -> RUNNING -> COMPLETED,
+-- or from PENDING or RUNNING to FAILED; a COMPLETED or FAILED row is final. The helpers
+-- below word its errors for either: p_table is the table, p_what names a row ('scoring
+-- run'), p_noun is its short name ('run'), and a new row is created to p_redo ('score')
+-- again.
+
+-- A status move the lifecycle does not allow: XJ423.
+CREATE OR REPLACE FUNCTION xorj.lifecycle_refuse_move(p_table text, p_what text, p_noun text,
+                                                      p_redo text, p_id uuid, p_from text,
+                                                      p_to text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    PERFORM xorj.raise_state(p_table,
+        format('%s %s: %s -> %s is not allowed', p_what, p_id, p_from, p_to),
+        format('current status %s; %ss move PENDING -> RUNNING -> COMPLETED, or from PENDING or RUNNING to FAILED, and a COMPLETED or FAILED %s is final.', p_from, p_noun, p_noun),
+        format('Read the %s again; create a new %s to %s again.', p_noun, p_noun, p_redo));
+END
+$fn$;
+
+-- An UPDATE that would change a COMPLETED or FAILED row (p_from) to status p_to: XJ423,
+-- 'cannot change' when the status stays, else the refused move.
+CREATE OR REPLACE FUNCTION xorj.lifecycle_refuse_final(p_table text, p_what text, p_noun text,
+                                                       p_redo text, p_id uuid, p_from text,
+                                                       p_to text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    IF p_to = p_from THEN
+        PERFORM xorj.raise_state(p_table,
+            format('%s %s is %s: it cannot change', p_what, p_id, p_from),
+            format('A %s %s is final; no column may change.', p_from, p_noun),
+            format('Create a new %s to %s again.', p_noun, p_redo));
+    END IF;
+    PERFORM xorj.lifecycle_refuse_move(p_table, p_what, p_noun, p_redo, p_id, p_from, p_to);
+END
+$fn$;
+
+-- The reason given to fail a run or job: 1 to 10000 characters, not blank, else XJ422 on
+-- error.
+CREATE OR REPLACE FUNCTION xorj.lifecycle_check_error(p_noun text, p_error text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    IF p_error IS NULL OR btrim(p_error) = '' THEN
+        PERFORM xorj.raise_invalid('error', 'is required', format('Say why the %s failed.', p_noun));
+    END IF;
+    IF length(p_error) > 10000 THEN
+        PERFORM xorj.raise_invalid('error', format('is %s characters long; at most 10000', length(p_error)));
+    END IF;
+END
+$fn$;
+
 -- The callable surface: every role may look up names in api; what it may call or read
 -- is granted function by function and view by view.
 GRANT USAGE ON SCHEMA api TO xorj_api, xorj_engine, xorj_bot, xorj_readonly;

@@ -18,7 +18,7 @@
 -- acts on a RUNNING job only while it holds it (XJ409 job_worker_mismatch otherwise).
 -- Repeating complete or fail with the same values returns the job unchanged.
 
--- Refuse a status move of a job: XJ423.
+-- Refuse a status move of a job: XJ423 (worded by xorj.lifecycle_refuse_move).
 CREATE OR REPLACE FUNCTION xorj.execution_job_refuse_move(p_id uuid, p_from xorj.job_status,
                                                           p_to xorj.job_status)
 RETURNS void
@@ -26,10 +26,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 BEGIN
-    PERFORM xorj.raise_state('execution_jobs',
-        format('execution job %s: %s -> %s is not allowed', p_id, p_from, p_to),
-        format('current status %s; jobs move PENDING -> RUNNING -> COMPLETED, or from PENDING or RUNNING to FAILED, and a COMPLETED or FAILED job is final.', p_from),
-        'Read the job again; create a new job to run again.');
+    PERFORM xorj.lifecycle_refuse_move('execution_jobs', 'execution job', 'job', 'run',
+                                       p_id, p_from::text, p_to::text);
 END
 $fn$;
 
@@ -83,13 +81,8 @@ BEGIN
             OLD.error_message) THEN
             RETURN NULL;  -- an update that changes nothing: the final row stays as it is
         END IF;
-        IF NEW.status = OLD.status THEN
-            PERFORM xorj.raise_state('execution_jobs',
-                format('execution job %s is %s: it cannot change', OLD.id, OLD.status),
-                format('A %s job is final; no column may change.', OLD.status),
-                'Create a new job to run again.');
-        END IF;
-        PERFORM xorj.execution_job_refuse_move(OLD.id, OLD.status, NEW.status);
+        PERFORM xorj.lifecycle_refuse_final('execution_jobs', 'execution job', 'job', 'run',
+                                            OLD.id, OLD.status::text, NEW.status::text);
     END IF;
 
     -- The timestamps are the database's, whatever the UPDATE says. A heartbeat (a new
@@ -203,6 +196,19 @@ BEGIN
 END
 $fn$;
 
+-- The job a worker acts on (start, heartbeat, complete): the worker id checked (XJ422),
+-- then the job locked FOR UPDATE (XJ404).
+CREATE OR REPLACE FUNCTION xorj.lock_execution_job_for(p_job_id uuid, p_worker_id text)
+RETURNS xorj.execution_jobs
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    PERFORM xorj.check_worker_id(p_worker_id);
+    RETURN xorj.lock_execution_job(p_job_id);
+END
+$fn$;
+
 -- A RUNNING job must be held by the worker acting on it: XJ409 job_worker_mismatch.
 CREATE OR REPLACE FUNCTION xorj.check_job_worker(j xorj.execution_jobs, p_worker_id text)
 RETURNS void
@@ -259,13 +265,12 @@ SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    v_worker text := xorj.check_worker_id(p_worker_id);
-    j xorj.execution_jobs := xorj.lock_execution_job(p_job_id);
+    j xorj.execution_jobs := xorj.lock_execution_job_for(p_job_id, p_worker_id);
 BEGIN
     IF j.status <> 'PENDING' THEN
         PERFORM xorj.execution_job_refuse_move(j.id, j.status, 'RUNNING');
     END IF;
-    UPDATE xorj.execution_jobs SET status = 'RUNNING', worker_id = v_worker
+    UPDATE xorj.execution_jobs SET status = 'RUNNING', worker_id = p_worker_id
     WHERE id = j.id RETURNING * INTO j;
     RETURN to_jsonb(j);
 END
@@ -281,8 +286,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    v_worker text := xorj.check_worker_id(p_worker_id);
-    j xorj.execution_jobs := xorj.lock_execution_job(p_job_id);
+    j xorj.execution_jobs := xorj.lock_execution_job_for(p_job_id, p_worker_id);
 BEGIN
     IF j.status <> 'RUNNING' THEN
         PERFORM xorj.raise_state('execution_jobs',
@@ -292,7 +296,7 @@ BEGIN
                  THEN 'The job has failed (perhaps reaped as stalled); stop working on it.'
                  ELSE 'Only a started job takes heartbeats.' END);
     END IF;
-    PERFORM xorj.check_job_worker(j, v_worker);
+    PERFORM xorj.check_job_worker(j, p_worker_id);
     UPDATE xorj.execution_jobs SET heartbeat_at = clock_timestamp()
     WHERE id = j.id RETURNING * INTO j;
     RETURN to_jsonb(j);
@@ -310,16 +314,15 @@ SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    v_worker text := xorj.check_worker_id(p_worker_id);
-    j xorj.execution_jobs := xorj.lock_execution_job(p_job_id);
+    j xorj.execution_jobs := xorj.lock_execution_job_for(p_job_id, p_worker_id);
 BEGIN
-    IF j.status = 'COMPLETED' AND j.worker_id = v_worker THEN
+    IF j.status = 'COMPLETED' AND j.worker_id = p_worker_id THEN
         RETURN to_jsonb(j);  -- a repeat: unchanged
     END IF;
     IF j.status <> 'RUNNING' THEN
         PERFORM xorj.execution_job_refuse_move(j.id, j.status, 'COMPLETED');
     END IF;
-    PERFORM xorj.check_job_worker(j, v_worker);
+    PERFORM xorj.check_job_worker(j, p_worker_id);
     UPDATE xorj.execution_jobs SET status = 'COMPLETED'
     WHERE id = j.id RETURNING * INTO j;
     RETURN to_jsonb(j);
@@ -342,12 +345,7 @@ AS $fn$
 DECLARE
     j xorj.execution_jobs;
 BEGIN
-    IF p_error IS NULL OR btrim(p_error) = '' THEN
-        PERFORM xorj.raise_invalid('error', 'is required', 'Say why the job failed.');
-    END IF;
-    IF length(p_error) > 10000 THEN
-        PERFORM xorj.raise_invalid('error', format('is %s characters long; at most 10000', length(p_error)));
-    END IF;
+    PERFORM xorj.lifecycle_check_error('job', p_error);
     IF p_worker_id IS NOT NULL THEN
         PERFORM xorj.check_worker_id(p_worker_id);
     END IF;
@@ -434,12 +432,7 @@ BEGIN
         END IF;
         v_status := p_status::xorj.job_status;
     END IF;
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
-        PERFORM xorj.raise_invalid('limit', 'must be 1..1000');
-    END IF;
-    IF p_offset IS NULL OR p_offset < 0 THEN
-        PERFORM xorj.raise_invalid('offset', 'must be 0 or more');
-    END IF;
+    PERFORM xorj.check_page(p_limit, p_offset, 1000);
     RETURN QUERY
     SELECT to_jsonb(j) FROM xorj.execution_jobs j
     WHERE v_status IS NULL OR j.status = v_status

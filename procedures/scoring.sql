@@ -28,7 +28,7 @@
 -- sorting a whole run. The query lives in xorj.scoring_ranking, an inlinable SQL
 -- function, so the pgTAP suite can EXPLAIN exactly what the api functions run.
 
--- Refuse a status move of a run: XJ423.
+-- Refuse a status move of a run: XJ423 (worded by xorj.lifecycle_refuse_move).
 CREATE OR REPLACE FUNCTION xorj.scoring_run_refuse_move(p_id uuid, p_from xorj.run_status,
                                                         p_to xorj.run_status)
 RETURNS void
@@ -36,10 +36,8 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 BEGIN
-    PERFORM xorj.raise_state('scoring_runs',
-        format('scoring run %s: %s -> %s is not allowed', p_id, p_from, p_to),
-        format('current status %s; runs move PENDING -> RUNNING -> COMPLETED, or from PENDING or RUNNING to FAILED, and a COMPLETED or FAILED run is final.', p_from),
-        'Read the run again; create a new run to score again.');
+    PERFORM xorj.lifecycle_refuse_move('scoring_runs', 'scoring run', 'run', 'score',
+                                       p_id, p_from::text, p_to::text);
 END
 $fn$;
 
@@ -88,13 +86,8 @@ BEGIN
            (OLD.status, OLD.started_at, OLD.completed_at, OLD.error_message) THEN
             RETURN NULL;  -- an update that changes nothing: the final row stays as it is
         END IF;
-        IF NEW.status = OLD.status THEN
-            PERFORM xorj.raise_state('scoring_runs',
-                format('scoring run %s is %s: it cannot change', OLD.id, OLD.status),
-                format('A %s run is final; no column may change.', OLD.status),
-                'Create a new run to score again.');
-        END IF;
-        PERFORM xorj.scoring_run_refuse_move(OLD.id, OLD.status, NEW.status);
+        PERFORM xorj.lifecycle_refuse_final('scoring_runs', 'scoring run', 'run', 'score',
+                                            OLD.id, OLD.status::text, NEW.status::text);
     END IF;
 
     -- started_at and completed_at are the database's, whatever the UPDATE says.
@@ -563,12 +556,7 @@ AS $fn$
 DECLARE
     r xorj.scoring_runs;
 BEGIN
-    IF p_error IS NULL OR btrim(p_error) = '' THEN
-        PERFORM xorj.raise_invalid('error', 'is required', 'Say why the run failed.');
-    END IF;
-    IF length(p_error) > 10000 THEN
-        PERFORM xorj.raise_invalid('error', format('is %s characters long; at most 10000', length(p_error)));
-    END IF;
+    PERFORM xorj.lifecycle_check_error('run', p_error);
     r := xorj.lock_scoring_run(p_run_id);
     IF r.status NOT IN ('PENDING', 'RUNNING') THEN
         PERFORM xorj.scoring_run_refuse_move(r.id, r.status, 'FAILED');

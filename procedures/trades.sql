@@ -233,6 +233,39 @@ BEGIN
 END
 $fn$;
 
+-- Signature p_signature is recorded for another trade: XJ409 signature_in_use naming it.
+CREATE OR REPLACE FUNCTION xorj.raise_signature_in_use(p_signature text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_other uuid;
+BEGIN
+    SELECT id INTO v_other FROM xorj.trades WHERE transaction_signature = p_signature;
+    PERFORM xorj.raise_conflict('signature_in_use',
+        format('signature %s is already recorded for trade %s', p_signature, v_other),
+        format('conflicting_trade_id=%s', v_other),
+        'Each transaction belongs to one trade.');
+END
+$fn$;
+
+-- The arguments of api.trades_to_recover and api.claim_trades: the age from which a
+-- PENDING trade is handed out (0 or more) and how many trades at most (1..10000), else
+-- XJ422 (the age first).
+CREATE OR REPLACE FUNCTION xorj.check_recovery_args(p_pending_older_than interval, p_limit integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF p_pending_older_than IS NULL OR p_pending_older_than < interval '0' THEN
+        PERFORM xorj.raise_invalid('pending_older_than', 'must be 0 or more');
+    END IF;
+    PERFORM xorj.check_page(p_limit, 0, 10000);  -- these lists have no offset
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION xorj.lock_trade(p_trade_id uuid) RETURNS xorj.trades
 LANGUAGE plpgsql
 SET search_path = pg_catalog, xorj, pg_temp
@@ -389,8 +422,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    t     xorj.trades := xorj.lock_trade(p_trade_id);
-    v_other uuid;
+    t xorj.trades := xorj.lock_trade(p_trade_id);
 BEGIN
     IF p_signature IS NULL OR p_signature !~ '^[1-9A-HJ-NP-Za-km-z]{64,88}$' THEN
         PERFORM xorj.raise_invalid('transaction_signature', 'is not a Solana signature',
@@ -417,12 +449,8 @@ BEGIN
                         THEN ' with another signature' ELSE '' END),
             format('current status %s, signature %s', t.status, coalesce(t.transaction_signature, 'none')));
     END IF;
-    SELECT id INTO v_other FROM xorj.trades WHERE transaction_signature = p_signature;
-    IF FOUND THEN
-        PERFORM xorj.raise_conflict('signature_in_use',
-            format('signature %s is already recorded for trade %s', p_signature, v_other),
-            format('conflicting_trade_id=%s', v_other),
-            'Each transaction belongs to one trade.');
+    IF EXISTS (SELECT 1 FROM xorj.trades WHERE transaction_signature = p_signature) THEN
+        PERFORM xorj.raise_signature_in_use(p_signature);
     END IF;
     BEGIN
         UPDATE xorj.trades
@@ -430,11 +458,7 @@ BEGIN
             last_valid_block_height = p_last_valid_block_height
         WHERE id = t.id RETURNING * INTO t;
     EXCEPTION WHEN unique_violation THEN  -- recorded meanwhile for another trade
-        SELECT id INTO v_other FROM xorj.trades WHERE transaction_signature = p_signature;
-        PERFORM xorj.raise_conflict('signature_in_use',
-            format('signature %s is already recorded for trade %s', p_signature, v_other),
-            format('conflicting_trade_id=%s', v_other),
-            'Each transaction belongs to one trade.');
+        PERFORM xorj.raise_signature_in_use(p_signature);
     END;
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END
@@ -552,12 +576,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 BEGIN
-    IF p_pending_older_than IS NULL OR p_pending_older_than < interval '0' THEN
-        PERFORM xorj.raise_invalid('pending_older_than', 'must be 0 or more');
-    END IF;
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
-        PERFORM xorj.raise_invalid('limit', 'must be 1..10000');
-    END IF;
+    PERFORM xorj.check_recovery_args(p_pending_older_than, p_limit);
     RETURN QUERY
     SELECT x.j FROM (
         (SELECT xorj.trade_json(t) AS j, 0 AS part, t.submitted_at AS at, t.id
@@ -618,12 +637,7 @@ BEGIN
     IF p_vault IS NOT NULL THEN
         v_vault := xorj.check_address('vault', p_vault);
     END IF;
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
-        PERFORM xorj.raise_invalid('limit', 'must be 1..1000');
-    END IF;
-    IF p_offset IS NULL OR p_offset < 0 THEN
-        PERFORM xorj.raise_invalid('offset', 'must be 0 or more');
-    END IF;
+    PERFORM xorj.check_page(p_limit, p_offset, 1000);
     RETURN QUERY
     SELECT xorj.trade_json(t) FROM xorj.trades t
     WHERE (v_status IS NULL OR t.status = v_status)
@@ -670,12 +684,7 @@ SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 BEGIN
     PERFORM xorj.check_claim(p_worker, p_lease, true);
-    IF p_pending_older_than IS NULL OR p_pending_older_than < interval '0' THEN
-        PERFORM xorj.raise_invalid('pending_older_than', 'must be 0 or more');
-    END IF;
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
-        PERFORM xorj.raise_invalid('limit', 'must be 1..10000');
-    END IF;
+    PERFORM xorj.check_recovery_args(p_pending_older_than, p_limit);
     RETURN QUERY
     WITH claimable AS (
         SELECT t.id

@@ -271,6 +271,11 @@ def _traders(rows: list[tuple[Any, ...]]) -> list[Trader]:
     return [Trader(int(r[0]), r[1], float(r[2]), r[3]) for r in rows]
 
 
+async def _worker_job(request: Request, query: str, job_id: UUID, data: WorkerBody) -> ExecutionJob:
+    """A job moved by the worker holding it: query takes (job_id, worker_id)."""
+    return _job(await one(request, query, job_id, data.worker_id))
+
+
 async def _change(request: Request, query: str, *params: Any) -> TradeChange:
     """A trade transition: (changed, trade), counted by its new status when it moved."""
     rows = await call(request, query, *params)
@@ -412,9 +417,7 @@ async def reap_execution_jobs(request: Request, data: Annotated[ReapBody, Body()
 async def start_execution_job(
     request: Request, job_id: JobId, data: Annotated[WorkerBody, Body()]
 ) -> ExecutionJob:
-    return _job(
-        await one(request, "SELECT api.start_execution_job(%s, %s)", job_id, data.worker_id)
-    )
+    return await _worker_job(request, "SELECT api.start_execution_job(%s, %s)", job_id, data)
 
 
 @post(
@@ -426,9 +429,7 @@ async def start_execution_job(
 async def heartbeat_execution_job(
     request: Request, job_id: JobId, data: Annotated[WorkerBody, Body()]
 ) -> ExecutionJob:
-    return _job(
-        await one(request, "SELECT api.heartbeat_execution_job(%s, %s)", job_id, data.worker_id)
-    )
+    return await _worker_job(request, "SELECT api.heartbeat_execution_job(%s, %s)", job_id, data)
 
 
 @post(
@@ -440,9 +441,7 @@ async def heartbeat_execution_job(
 async def complete_execution_job(
     request: Request, job_id: JobId, data: Annotated[WorkerBody, Body()]
 ) -> ExecutionJob:
-    return _job(
-        await one(request, "SELECT api.complete_execution_job(%s, %s)", job_id, data.worker_id)
-    )
+    return await _worker_job(request, "SELECT api.complete_execution_job(%s, %s)", job_id, data)
 
 
 @post(
