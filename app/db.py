@@ -83,11 +83,6 @@ class Database:
                 log.error("database error %s: %s", sqlstate, exc)
             raise error from exc
 
-    async def one(self, kind: str, query: str, params: Sequence[Any] = (), actor: str = "") -> Any:
-        """The first column of the single row `query` returns."""
-        rows = await self.call(kind, query, params, actor)
-        return rows[0][0] if rows else None
-
     async def ready(self, expected_version: str) -> tuple[bool, str]:
         """Whether the database answers and is migrated to `expected_version`."""
         try:

@@ -105,7 +105,12 @@ def from_database(exc: psycopg.Error) -> ApiError:
     """The ApiError of a database error (its SQLSTATE through the table)."""
     diag = exc.diag
     sqlstate = exc.sqlstate
-    status = status_for(sqlstate)
+    # A connection lost mid-request carries no SQLSTATE: the database is unreachable.
+    status = (
+        503
+        if sqlstate is None and isinstance(exc, psycopg.OperationalError)
+        else status_for(sqlstate)
+    )
     if status == 500:
         return ApiError(500, sqlstate or "internal", "internal error", hint="The error was logged.")
     if status == RETRYABLE:

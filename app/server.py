@@ -39,6 +39,7 @@ from app.auth import INVALID_TOKEN, MISSING_HEADER, AuthConfig, InvalidToken, au
 from app.db import Database
 from app.errors import ApiError
 from app.metrics import Metrics
+from app.routes.common import request_id
 
 log = logging.getLogger("xorj.api")
 access_log = logging.getLogger("xorj.access")
@@ -142,14 +143,10 @@ class RequestContextMiddleware:
             )
 
 
-def _request_id(request: Request) -> str | None:
-    return request.scope.get("state", {}).get("request_id")
-
-
 def _error_response(request: Request, error: ApiError) -> Response:
     request.scope.setdefault("state", {})["error_code"] = error.code
     return Response(
-        content=error.body(_request_id(request)), status_code=error.status, headers=error.headers
+        content=error.body(request_id(request)), status_code=error.status, headers=error.headers
     )
 
 
@@ -188,7 +185,7 @@ def handle_http(request: Request, exc: HTTPException) -> Response:
 
 
 def handle_internal(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error (request %s)", _request_id(request))
+    log.exception("unhandled error (request %s)", request_id(request))
     return _error_response(
         request, ApiError(500, "internal", "internal error", hint="The error was logged.")
     )

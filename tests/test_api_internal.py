@@ -879,3 +879,31 @@ def test_openapi_lists_internal_paths_with_bodies(api: Api) -> None:
     amount_types = {s["type"] for s in trade_body_schema["properties"]["amount_in"]["oneOf"]}
     assert amount_types == {"integer", "string"}
     assert schemas["Trade"]["properties"]["amount_in"]["type"] == "string"
+
+
+def test_submitted_records_the_height_and_checks_the_claim(api: Api, vault: str) -> None:
+    """The bot's protocol over HTTP: the last valid block height is recorded with the
+    signature, and a bot that no longer holds the trade's claim may not record it."""
+    job_id = api.running_job()
+    body = trade_body(job_id, vault, "claimed-1")
+    trade = create(api, body).json()["trade"]
+    path = f"/internal/trades/{trade['id']}/submitted"
+
+    lost = api.post(
+        path,
+        {
+            "transaction_signature": signature(31),
+            "last_valid_block_height": 900,
+            "worker_id": "bot-b",
+        },
+    )
+    assert_error(lost, 409, "XJ409", rule="claim_lost")
+
+    # Created without a claim: recording it as the claim's holder needs none; with no
+    # worker id the claim is not checked.
+    done = api.post(path, {"transaction_signature": signature(31), "last_valid_block_height": 900})
+    assert done.status_code == 200, done.text
+    assert done.json()["trade"]["last_valid_block_height"] == 900
+
+    bad = api.post(path, {"transaction_signature": signature(31), "last_valid_block_height": -1})
+    assert bad.status_code in (409, 422), bad.text

@@ -448,7 +448,9 @@ def test_if_match_optimistic_locking(client: TestClient, user: Any) -> None:
     assert (data["riskProfile"], data["version"]) == ("Conservative", 2)  # nothing written
 
 
-@pytest.mark.parametrize("if_match", ["abc", '"abc"', "*", '"-1"', '"1.5"', ""])
+@pytest.mark.parametrize(
+    "if_match", ["abc", '"abc"', "*", '"-1"', '"1.5"', "", '"100000000000000000000"']
+)
 def test_if_match_not_a_number_is_400(client: TestClient, user: Any, if_match: str) -> None:
     wallet = new_address()
     response = client.post(
@@ -537,3 +539,15 @@ def test_a_json_body_of_the_wrong_shape_is_400(client: TestClient, user: Any) ->
         )
         _error(response, 400)
     assert _settings(client, user(wallet)) is None
+
+
+def test_a_lost_connection_is_503_not_500() -> None:
+    """A connection that drops mid-request carries no SQLSTATE: it is the database being
+    unreachable (503 with Retry-After), not a bug (500)."""
+    import psycopg
+
+    from app.errors import from_database
+
+    error = from_database(psycopg.OperationalError("server closed the connection unexpectedly"))
+    assert error.status == 503
+    assert error.headers.get("Retry-After")

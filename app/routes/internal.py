@@ -129,6 +129,9 @@ class Trade(msgspec.Struct):
     completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    last_valid_block_height: int | None = None
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
 
 
 class TradeCreated(msgspec.Struct):
@@ -220,6 +223,12 @@ class CreateTradeBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class SubmittedBody(msgspec.Struct, forbid_unknown_fields=True):
     transaction_signature: str
+    # The last block height at which the signed transaction can land; a recovering bot
+    # fails the trade as expired once the chain has passed it.
+    last_valid_block_height: int | None = None
+    # The bot that holds the trade's claim; when given, the database refuses (409
+    # claim_lost) if another bot holds it.
+    worker_id: str | None = None
 
 
 class ConfirmedBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -589,9 +598,11 @@ async def trade_submitted(
 ) -> TradeChange:
     return await _change(
         request,
-        "SELECT changed, trade FROM api.mark_trade_submitted(%s, %s)",
+        "SELECT changed, trade FROM api.mark_trade_submitted(%s, %s, %s::bigint, %s)",
         trade_id,
         data.transaction_signature,
+        data.last_valid_block_height,
+        data.worker_id,
     )
 
 

@@ -174,7 +174,7 @@ def _expected_version(request: Request) -> int | None:
     if raw is None:
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
         raise ApiError(
             400, "bad_request", 'If-Match must be a version ETag such as "3"', field="If-Match"
         )
@@ -192,7 +192,7 @@ async def _save(request: Request, data: SettingsBody) -> Response[SettingsEnvelo
             patch[name] = value
     saved = await one(
         request,
-        "SELECT api.update_user_settings(%s, %s, %s)",
+        "SELECT api.update_user_settings(%s, %s, %s::bigint)",
         wallet,
         msgspec.json.encode(patch).decode(),
         _expected_version(request),
