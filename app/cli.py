@@ -10,6 +10,7 @@ import psycopg
 
 from app import devdb, migrate
 from app.config import ConfigError, external_database_url, yoyo_url
+from app.workers.dbsync import one_line
 
 
 class CliError(Exception):
@@ -73,9 +74,6 @@ def cmd_db(args: argparse.Namespace) -> int:
         else:
             print("no migration pending")
         print(f"re-applied {len(result.code_files)} code file(s) from procedures/ and views/")
-    elif args.action == "apply-code":
-        result = migrate.migrate(url)
-        print(f"re-applied {len(result.code_files)} code file(s) from procedures/ and views/")
     elif args.action == "rollback":
         rolled = migrate.rollback(url)
         print(f"rolled back {rolled}" if rolled else "nothing to roll back")
@@ -85,9 +83,12 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "seed":
         if not (args.sample_data or args.traders or args.trades):
             raise CliError("db seed: say what to load (--sample-data, --traders N, --trades M)")
-        if args.traders < 0 or args.trades < 0:
-            raise CliError("db seed: --traders and --trades must be 0 or more")
-        from app.seed import generate_volume, load_sample_data
+        from app.seed import check_volume, generate_volume, load_sample_data
+
+        try:
+            check_volume(args.traders, args.trades)  # before anything is loaded
+        except ValueError as exc:
+            raise CliError(f"db seed: {exc}") from None
 
         if args.sample_data:
             for line in load_sample_data(url).lines:
@@ -140,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dev_db)
 
     p = sub.add_parser("db", help="migrations of the configured database")
-    p.add_argument("action", choices=["migrate", "rollback", "status", "apply-code", "url", "seed"])
+    p.add_argument("action", choices=["migrate", "rollback", "status", "url", "seed"])
     p.add_argument("--yoyo", action="store_true", help="url: in yoyo's form")
     p.add_argument(
         "--sample-data", action="store_true", help="seed: the original system's sample data"
@@ -178,8 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"xorj: {exc}", file=sys.stderr)
         return 1
     except psycopg.OperationalError as exc:
-        message = " ".join(str(exc).split())
-        print(f"xorj: cannot reach the database: {message}", file=sys.stderr)
+        print(f"xorj: cannot reach the database: {one_line(exc)}", file=sys.stderr)
         return 1
 
 

@@ -8,7 +8,7 @@ transaction. Those files are CREATE OR REPLACE, so re-applying them is harmless.
 A DBA can do the same with plain `yoyo apply --batch` (yoyo.ini at the top of the
 repository): db/migrations/post-apply.py calls `apply_code` below. yoyo runs post-apply
 steps only when some migration was pending, so after a change to procedures/ or views/
-alone, `yoyo apply` does nothing: use `xorj db migrate` (or `xorj db apply-code`).
+alone, `yoyo apply` does nothing: use `xorj db migrate`.
 """
 
 from __future__ import annotations

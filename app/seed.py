@@ -1,8 +1,11 @@
 """Sample data of the original system (`--sample-data`), loaded through the api functions
-exactly as the API, the engine and the bot would call them, so every rule applies.
+exactly as the API, the engine and the bot would call them (app.workers.dbsync.BotDb: each
+call in its own transaction as the role that owns it), so every rule applies. Nothing is
+read or written outside the api functions.
 
-Idempotent: loading twice leaves the same data (bots and settings are upserts; the
-scoring run is created only when none holds the sample traders yet).
+Idempotent: loading twice leaves the same data (bots are enabled again, settings are
+saved only when the wallet has none, and the sample scoring run is created only when the
+latest completed run, as api.ranked_traders reads it, does not rank the sample traders).
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import math
 import random
 import secrets
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from app.workers.dbsync import BotDb
+from app.workers.planner import TARGETS, USDC
 
 # Two users: one whose bot is enabled for a vault, one whose bot is disabled.
 ACTIVE_WALLET = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU"
@@ -66,49 +71,36 @@ class SeedReport:
     lines: list[str] = field(default_factory=list)
 
 
-def _as(conn: psycopg.Connection, role: str, query: str, params: tuple[Any, ...] = ()) -> Any:
-    """One call of an api function as `role`, in its own transaction."""
-    with conn.transaction():
-        conn.execute("SELECT set_config('xorj.actor', 'seed:sample-data', true)")
-        conn.execute(f"SET LOCAL ROLE {role}")
-        return conn.execute(query, params).fetchone()
+SAMPLE_ACTOR = "seed:sample-data"
 
 
 def load_sample_data(url: str) -> SeedReport:
     report = SeedReport()
-    with psycopg.connect(url, autocommit=True) as conn:
-        _as(conn, "xorj_api", "SELECT api.enable_bot(%s, %s)", (ACTIVE_WALLET, ACTIVE_VAULT))
-        _as(conn, "xorj_api", "SELECT api.enable_bot(%s, %s)", (STOPPED_WALLET, STOPPED_VAULT))
-        _as(conn, "xorj_api", "SELECT api.disable_bot(%s)", (STOPPED_WALLET,))
+    with ExitStack() as stack:
+        user = BotDb(url, SAMPLE_ACTOR, role="xorj_api")
+        stack.callback(user.close)
+        user.value("SELECT api.enable_bot(%s, %s)", (ACTIVE_WALLET, ACTIVE_VAULT))
+        user.value("SELECT api.enable_bot(%s, %s)", (STOPPED_WALLET, STOPPED_VAULT))
+        user.value("SELECT api.disable_bot(%s)", (STOPPED_WALLET,))
         report.lines.append(f"bot states: {ACTIVE_WALLET} enabled, {STOPPED_WALLET} disabled")
 
         for wallet, patch in SETTINGS.items():
-            (current,) = _as(conn, "xorj_api", "SELECT api.get_user_settings(%s)", (wallet,))
-            if current is None:
-                _as(
-                    conn,
-                    "xorj_api",
-                    "SELECT api.update_user_settings(%s, %s)",
-                    (wallet, Jsonb(patch)),
-                )
+            if user.value("SELECT api.get_user_settings(%s)", (wallet,)) is None:
+                user.value("SELECT api.update_user_settings(%s, %s)", (wallet, Jsonb(patch)))
         report.lines.append(f"user settings: {len(SETTINGS)} wallets")
 
-        (present,) = conn.execute(
-            "SELECT count(*) FROM xorj.trader_scores s JOIN xorj.scoring_runs r ON r.id = s.run_id "
-            "WHERE r.status = 'COMPLETED' AND s.wallet_address = %s",
-            (TRADERS[0]["wallet_address"],),
-        ).fetchone()
-        if present:
-            report.lines.append("scoring run: the sample run is already there")
-            return report
-        (run,) = _as(conn, "xorj_engine", "SELECT api.create_scoring_run()")
-        _as(conn, "xorj_engine", "SELECT api.start_scoring_run(%s)", (run["id"],))
-        _as(
-            conn,
-            "xorj_engine",
-            "SELECT api.complete_scoring_run(%s, %s)",
-            (run["id"], Jsonb(TRADERS)),
+        ranked = user.value(
+            "SELECT count(*) FROM api.ranked_traders(%s::integer, 0) WHERE wallet_address = %s",
+            (len(TRADERS), TRADERS[0]["wallet_address"]),
         )
+        if ranked:
+            report.lines.append("scoring run: the sample run is already there (the latest one)")
+            return report
+        engine = BotDb(url, SAMPLE_ACTOR, role="xorj_engine")
+        stack.callback(engine.close)
+        run = engine.value("SELECT api.create_scoring_run()")
+        engine.value("SELECT api.start_scoring_run(%s)", (run["id"],))
+        engine.value("SELECT api.complete_scoring_run(%s, %s)", (run["id"], Jsonb(TRADERS)))
         report.lines.append(f"scoring run {run['id']}: COMPLETED with {len(TRADERS)} trader scores")
     return report
 
@@ -116,17 +108,13 @@ def load_sample_data(url: str) -> SeedReport:
 # --- volume, for benchmarks: `xorj db seed --traders N --trades M` -----------------------
 
 VOLUME_ACTOR = "seed:volume"
-# Real mints of common Solana tokens, then generated ones: 32 tokens, 992 ordered pairs.
+# Real mints of common Solana tokens (the planner's USDC and targets, then others), then
+# generated ones: 32 tokens, 992 ordered pairs.
 REAL_MINTS = (
-    "So11111111111111111111111111111111111111112",  # wrapped SOL
-    "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v",  # USDC
+    USDC.mint,
+    *(token.mint for token in TARGETS),
     "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB",  # USDT
-    "mSoLzYCxHdYgdzU16g5QSh3i5K3z3KZK7ytfqcJm7So",  # mSOL
     "7dHbWXmci3dT8UFYWYZweBLXgycu7Y3iL6trKn1Y7ARj",  # stSOL
-    "J1toso1uCk3RLmjorhTtrVwY9HJ7X8V9yYac6Y7kGCPn",  # jitoSOL
-    "DezXAZ8z7PnrnRJjz3wXBoRgixCa6xjnB7YaB1pPB263",  # BONK
-    "JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN",  # JUP
-    "4k3Dyjzvzp8eMZWUXbBCjEvwSkkk59S5iCNLY3QrkX6R",  # RAY
     "orcaEKTdK7LKz57vaAYr9QeNsVEPfiu6QeMU1kektZE",  # ORCA
     "HZ1JovNiVvGrGNiiYvEozEVgZ58xaU3RKwX8eACQBCt3",  # PYTH
     "7vfCXTUXx5WJV5JADk17DUJ4ksgau7utNKj4b963voxs",  # WETH (Wormhole)
@@ -149,7 +137,8 @@ def b58encode(data: bytes) -> str:
 
 
 VOLUME_MINTS = REAL_MINTS + tuple(
-    b58encode(hashlib.sha256(f"xorj-volume-mint-{i}".encode()).digest()) for i in range(16)
+    b58encode(hashlib.sha256(f"xorj-volume-mint-{i}".encode()).digest())
+    for i in range(32 - len(REAL_MINTS))
 )
 VOLUME_PAIRS = tuple(
     (a, b) for a in range(len(VOLUME_MINTS)) for b in range(len(VOLUME_MINTS)) if a != b
@@ -173,26 +162,28 @@ _FAILURES_AFTER_SUBMIT = (
 )
 
 
-def _role_tx(conn: psycopg.Connection, role: str) -> None:
-    """Inside a transaction: act as `role`, named seed:volume in the audit trails."""
-    conn.execute(f"SET LOCAL ROLE {role}")
-    conn.execute("SELECT set_config('xorj.actor', %s, true)", (VOLUME_ACTOR,))
+# The last block height given to the SUBMITTED trades: far above any real chain's, so a
+# bot run on a seeded database sees them as still landable (and expires them, as any
+# broadcast trade, once the chain passes it).
+SUBMITTED_LAST_VALID_BLOCK_HEIGHT = 10**9
 
 
-def _volume_scores(
-    conn: psycopg.Connection, traders: int, rng: random.Random, progress: bool
-) -> str:
+def check_volume(traders: int, trades: int) -> None:
+    """ValueError unless both counts are 0 or more."""
+    if traders < 0 or trades < 0:
+        raise ValueError("--traders and --trades must be 0 or more")
+
+
+def _volume_scores(db: BotDb, traders: int, rng: random.Random, progress: bool) -> str:
     """A COMPLETED scoring run of `traders` new wallets, through create, start,
     add_scoring_scores (chunks, one transaction with the completion) and complete."""
     from app.workers.engine import Progress
 
     bar = Progress("seeding traders", unit="traders", total=traders, enabled=progress)
-    with conn.transaction():
-        _role_tx(conn, "xorj_engine")
+    with db.tx() as conn:
         (run,) = conn.execute("SELECT api.create_scoring_run()").fetchone()
         conn.execute("SELECT api.start_scoring_run(%s)", (run["id"],))
-    with conn.transaction():
-        _role_tx(conn, "xorj_engine")
+    with db.tx() as conn:
         done = 0
         while done < traders:
             size = min(SCORE_CHUNK, traders - done)
@@ -234,16 +225,10 @@ class _Trade:
     submit: bool  # FAILED after SUBMITTED (else before)
 
 
-def _trade_batch(conn: psycopg.Connection, batch: list[_Trade], rng: random.Random) -> None:
+def _trade_batch(db: BotDb, batch: list[_Trade], rng: random.Random) -> None:
     """Create the batch's trades (distinct vault and pair each), then move them to their
     final statuses, a few statements of many api calls each, in one transaction."""
-    # Plans cached by this session since the table was small are dropped: the generic
-    # plan api.create_trade settles on early reads its in-flight check through an index
-    # of every unfinished trade, filtering by vault and pair, which costs more with each
-    # trade created (measured: 100,000 trades in 124 s instead of 56 s).
-    conn.execute("DISCARD PLANS")
-    with conn.transaction():
-        _role_tx(conn, "xorj_bot")
+    with db.tx() as conn:
         rows = conn.execute(
             """SELECT c.replay, (c.trade ->> 'id')::text
                FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[],
@@ -273,8 +258,12 @@ def _trade_batch(conn: psycopg.Connection, batch: list[_Trade], rng: random.Rand
         if submitted:
             conn.execute(
                 "SELECT count(*) FROM unnest(%s::uuid[], %s::text[]) AS u(id, sig) "
-                "CROSS JOIN LATERAL api.mark_trade_submitted(u.id, u.sig)",
-                ([ids[i] for i, _ in submitted], [sig for _, sig in submitted]),
+                "CROSS JOIN LATERAL api.mark_trade_submitted(u.id, u.sig, %s::bigint)",
+                (
+                    [ids[i] for i, _ in submitted],
+                    [sig for _, sig in submitted],
+                    SUBMITTED_LAST_VALID_BLOCK_HEIGHT,
+                ),
             )
         confirmed = [i for i, t in enumerate(batch) if t.final == "CONFIRMED"]
         if confirmed:
@@ -328,19 +317,27 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
       Created in batches of 2,000 (a few statements each, one transaction per batch).
 
     Signatures and addresses are random base58 (distinct); nothing depends on earlier
-    calls, so a second call adds as much again. `progress` draws a progress line on
-    stderr (pass sys.stderr.isatty()). Returns the report's lines."""
-    if traders < 0 or trades < 0:
-        raise ValueError("traders and trades must be 0 or more")
+    calls, so a second call adds as much again. SUBMITTED trades carry a last valid block
+    height (SUBMITTED_LAST_VALID_BLOCK_HEIGHT), as the bot records one. Each role's calls
+    go through a BotDb of that role, named seed:volume. `progress` draws a progress line
+    on stderr (pass sys.stderr.isatty()). Returns the report's lines. ValueError (before
+    anything is written) when a count is negative."""
+    check_volume(traders, trades)
     from app.workers.engine import Progress
 
     rng = random.Random(secrets.randbits(64))
     nonce = secrets.token_hex(4)
     lines: list[str] = []
-    with psycopg.connect(url, autocommit=True) as conn:
+    with ExitStack() as stack:
+
+        def door(role: str) -> BotDb:
+            db = BotDb(url, VOLUME_ACTOR, role=role)
+            stack.callback(db.close)
+            return db
+
         if traders:
             started = time.perf_counter()
-            run_id = _volume_scores(conn, traders, rng, progress)
+            run_id = _volume_scores(door("xorj_engine"), traders, rng, progress)
             lines.append(
                 f"scoring run {run_id}: COMPLETED with {traders:,} trader scores "
                 f"in {time.perf_counter() - started:.1f} s"
@@ -348,6 +345,7 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
         if not trades:
             return lines
 
+        user, bot = door("xorj_api"), door("xorj_bot")
         started = time.perf_counter()
         in_flight = round(trades * (SHARE_SUBMITTED + SHARE_PENDING))
         users = max(3, math.ceil(in_flight / len(VOLUME_PAIRS)))
@@ -355,8 +353,7 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
         profiles = ("Conservative", "Balanced", "Aggressive")
         for _ in range(users):
             wallet, vault = b58encode(rng.randbytes(32)), b58encode(rng.randbytes(32))
-            with conn.transaction():
-                _role_tx(conn, "xorj_api")
+            with user.tx() as conn:
                 conn.execute("SELECT api.enable_bot(%s, %s)", (wallet, vault))
                 conn.execute(
                     "SELECT api.update_user_settings(%s, %s)",
@@ -376,8 +373,7 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
 
         jobs: list[str] = []
         for k in range(max(1, math.ceil(trades / TRADES_PER_JOB))):
-            with conn.transaction():
-                _role_tx(conn, "xorj_bot")
+            with bot.tx() as conn:
                 (job,) = conn.execute(
                     "SELECT api.create_execution_job('SCHEDULED_RUN', %s)",
                     (Jsonb({"seed": nonce, "part": k}),),
@@ -435,15 +431,13 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
                     )
                 )
                 counts[final] += 1
-            _trade_batch(conn, batch, rng)
+            _trade_batch(bot, batch, rng)
             done += size
             bar.update(done)
         bar.close(done)
 
         for k, job in enumerate(jobs[:-1]):
-            with conn.transaction():
-                _role_tx(conn, "xorj_bot")
-                conn.execute("SELECT api.complete_execution_job(%s, %s)", (job, f"seed-worker-{k}"))
+            bot.value("SELECT api.complete_execution_job(%s, %s)", (job, f"seed-worker-{k}"))
         elapsed = time.perf_counter() - started
         lines.append(
             f"users: {users} with bots enabled for new vaults; jobs: {len(jobs)} "

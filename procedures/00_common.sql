@@ -86,11 +86,31 @@ BEGIN
     IF p_value IS NULL THEN
         PERFORM xorj.raise_invalid(p_field, 'is required');
     END IF;
-    IF p_value !~ '^[1-9A-HJ-NP-Za-km-z]{32,44}$' THEN
+    -- The length first, then a plain character class (as the domain xorj.solana_address
+    -- of migration 0001): a bounded repetition {32,44} costs far more to match.
+    IF NOT (length(p_value) BETWEEN 32 AND 44 AND p_value ~ '^[1-9A-HJ-NP-Za-km-z]+$') THEN
         PERFORM xorj.raise_invalid(p_field, 'is not a Solana address',
             'A Solana address is 32 to 44 base58 characters (no 0, O, I or l).');
     END IF;
     RETURN p_value::xorj.solana_address;
+END
+$fn$;
+
+-- A worker id (the bot or job worker acting): 1 to 200 characters, not blank, else XJ422
+-- on worker_id. Used by the jobs (start, heartbeat, complete, fail) and the trade claims
+-- (create_trade, claim, renew, release).
+CREATE OR REPLACE FUNCTION xorj.check_worker_id(p_worker_id text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    IF p_worker_id IS NULL OR btrim(p_worker_id) = '' THEN
+        PERFORM xorj.raise_invalid('worker_id', 'is required');
+    END IF;
+    IF length(p_worker_id) > 200 THEN
+        PERFORM xorj.raise_invalid('worker_id', format('is %s characters long; at most 200', length(p_worker_id)));
+    END IF;
+    RETURN p_worker_id;
 END
 $fn$;
 

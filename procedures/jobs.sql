@@ -59,9 +59,7 @@ BEGIN
         NEW.started_at := NULL;
         NEW.heartbeat_at := NULL;
         NEW.completed_at := NULL;
-        NEW.created_at := clock_timestamp();
-        NEW.updated_at := NEW.created_at;
-        RETURN NEW;
+        RETURN NEW;  -- created_at and updated_at: execution_jobs_touch
     END IF;
 
     -- UPDATE. (This trigger runs before execution_jobs_touch, which sets updated_at.)
@@ -177,22 +175,6 @@ BEGIN
         PERFORM xorj.raise_not_found('execution job', p_job_id::text);
     END IF;
     RETURN j;
-END
-$fn$;
-
--- A worker id: 1 to 200 characters, not blank, or XJ422.
-CREATE OR REPLACE FUNCTION xorj.check_worker_id(p_worker_id text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, xorj, pg_temp
-AS $fn$
-BEGIN
-    IF p_worker_id IS NULL OR btrim(p_worker_id) = '' THEN
-        PERFORM xorj.raise_invalid('worker_id', 'is required');
-    END IF;
-    IF length(p_worker_id) > 200 THEN
-        PERFORM xorj.raise_invalid('worker_id', format('is %s characters long; at most 200', length(p_worker_id)));
-    END IF;
-    RETURN p_worker_id;
 END
 $fn$;
 

@@ -68,9 +68,7 @@ BEGIN
         END IF;
         NEW.started_at := NULL;
         NEW.completed_at := NULL;
-        NEW.created_at := clock_timestamp();
-        NEW.updated_at := NEW.created_at;
-        RETURN NEW;
+        RETURN NEW;  -- created_at and updated_at: scoring_runs_touch
     END IF;
 
     -- UPDATE. (This trigger runs before scoring_runs_touch, which sets updated_at.)
@@ -208,16 +206,24 @@ CREATE OR REPLACE TRIGGER trader_scores_run_running
     FOR EACH STATEMENT EXECUTE FUNCTION xorj.trader_scores_check_run();
 
 -- The latest COMPLETED run (newest completed_at, then highest id), read from index
--- scoring_runs_latest_completed_idx. Inlinable (plain SQL, no SET, not SECURITY DEFINER).
-CREATE OR REPLACE FUNCTION xorj.latest_completed_scoring_run()
-RETURNS TABLE (id uuid, completed_at timestamptz)
-LANGUAGE sql STABLE
-BEGIN ATOMIC
+-- scoring_runs_latest_completed_idx: the query is written once, as this internal view,
+-- read by xorj.latest_completed_scoring_run() (api.ranked_traders) and by the view
+-- api.latest_trader_scores. (A view, not only the function: a function called in a view
+-- needs EXECUTE for the role reading the view, and no role executes an internal xorj
+-- function, whereas the relations a view reads are checked as the view's owner.)
+CREATE OR REPLACE VIEW xorj.latest_completed_run AS
     SELECT r.id, r.completed_at
     FROM xorj.scoring_runs r
     WHERE r.status = 'COMPLETED'::xorj.run_status
     ORDER BY r.completed_at DESC, r.id DESC
     LIMIT 1;
+
+-- The same as a function. Inlinable (plain SQL, no SET, not SECURITY DEFINER).
+CREATE OR REPLACE FUNCTION xorj.latest_completed_scoring_run()
+RETURNS TABLE (id uuid, completed_at timestamptz)
+LANGUAGE sql STABLE
+BEGIN ATOMIC
+    SELECT l.id, l.completed_at FROM xorj.latest_completed_run l;
 END;
 
 -- One page of a run's scores, ranked: rank is the 1-based position in the whole run
@@ -500,8 +506,13 @@ $fn$;
 -- batch is validated and inserted by xorj.insert_trader_scores (the first invalid
 -- element rejects it whole with XJ422 naming scores[<index>].<field>), then the run
 -- completes. Returns the run plus "scores_inserted" (the rows of this batch). [] completes
--- a run with no traders, or one whose scores were sent by api.add_scoring_scores.
-CREATE OR REPLACE FUNCTION api.complete_scoring_run(p_run_id uuid, p_scores jsonb) RETURNS jsonb
+-- a run whose scores were sent by api.add_scoring_scores. A run that would complete with
+-- no score at all (none sent before, none in this batch) is XJ422 on scores unless
+-- p_allow_empty: a completed empty run becomes the latest and leaves api.ranked_traders
+-- empty, so it must be asked for.
+CREATE OR REPLACE FUNCTION api.complete_scoring_run(p_run_id uuid, p_scores jsonb,
+                                                    p_allow_empty boolean DEFAULT false)
+RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
@@ -514,12 +525,17 @@ BEGIN
         PERFORM xorj.scoring_run_refuse_move(r.id, r.status, 'COMPLETED');
     END IF;
     v_count := xorj.insert_trader_scores(r.id, p_scores, 0);
+    IF v_count = 0 AND NOT coalesce(p_allow_empty, false)
+       AND NOT EXISTS (SELECT 1 FROM xorj.trader_scores s WHERE s.run_id = r.id) THEN
+        PERFORM xorj.raise_invalid('scores', 'a scoring run cannot complete with no score',
+            'Send the scores (here or with api.add_scoring_scores), or pass allow_empty to complete a run with no traders; the latest completed run stays ranked meanwhile.');
+    END IF;
     UPDATE xorj.scoring_runs SET status = 'COMPLETED' WHERE id = r.id RETURNING * INTO r;
     RETURN to_jsonb(r) || jsonb_build_object('scores_inserted', v_count);
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.complete_scoring_run(uuid, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.complete_scoring_run(uuid, jsonb) TO xorj_engine;
+REVOKE ALL ON FUNCTION api.complete_scoring_run(uuid, jsonb, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.complete_scoring_run(uuid, jsonb, boolean) TO xorj_engine;
 
 -- One chunk of a RUNNING run's scores, for a list too long for one call: validated and
 -- inserted exactly as by api.complete_scoring_run (xorj.insert_trader_scores), with error

@@ -224,8 +224,8 @@ BEGIN
         PERFORM xorj.raise_invalid(CASE WHEN p_worker IS NULL THEN 'worker_id' ELSE 'lease' END,
             'a claim needs both a worker id and a lease');
     END IF;
-    IF p_worker IS NOT NULL AND (length(p_worker) NOT BETWEEN 1 AND 200) THEN
-        PERFORM xorj.raise_invalid('worker_id', 'must be 1 to 200 characters');
+    IF p_worker IS NOT NULL THEN
+        PERFORM xorj.check_worker_id(p_worker);
     END IF;
     IF p_lease IS NOT NULL AND (p_lease < interval '1 second' OR p_lease > interval '1 hour') THEN
         PERFORM xorj.raise_invalid('lease', 'must be from 1 second to 1 hour');
@@ -424,7 +424,9 @@ AS $fn$
 DECLARE
     t xorj.trades := xorj.lock_trade(p_trade_id);
 BEGIN
-    IF p_signature IS NULL OR p_signature !~ '^[1-9A-HJ-NP-Za-km-z]{64,88}$' THEN
+    IF p_signature IS NULL
+       OR NOT (length(p_signature) BETWEEN 64 AND 88
+               AND p_signature ~ '^[1-9A-HJ-NP-Za-km-z]+$') THEN
         PERFORM xorj.raise_invalid('transaction_signature', 'is not a Solana signature',
             'A transaction signature is 64 to 88 base58 characters.');
     END IF;
@@ -486,8 +488,11 @@ BEGIN
         v_gas := xorj.check_u64('gas_fee', p_gas_fee);
     END IF;
     IF p_slippage_realized IS NOT NULL
-       AND (p_slippage_realized = 'NaN'::numeric OR p_slippage_realized NOT BETWEEN -100 AND 100) THEN
-        PERFORM xorj.raise_invalid('slippage_realized', 'must be a percentage in -100..100');
+       AND (p_slippage_realized = 'NaN'::numeric OR p_slippage_realized > 100) THEN
+        -- No lower bound: a fill better than twice the quote is a (rare) slippage below
+        -- -100 %; more than 100 % would be a fill of less than nothing.
+        PERFORM xorj.raise_invalid('slippage_realized', 'must be a percentage of at most 100',
+            'Slippage is (expected - actual) / expected x 100: at most 100, negative when the fill beats the quote.');
     END IF;
     IF t.status = 'CONFIRMED'
        AND (t.actual_amount_out, t.slippage_realized, t.gas_fee)
@@ -629,8 +634,9 @@ DECLARE
     v_vault  xorj.solana_address;
 BEGIN
     IF p_status IS NOT NULL THEN
-        IF p_status NOT IN ('PENDING', 'SUBMITTED', 'CONFIRMED', 'FAILED') THEN
-            PERFORM xorj.raise_invalid('status', format('%s is not one of PENDING, SUBMITTED, CONFIRMED, FAILED', p_status));
+        IF p_status <> ALL (enum_range(NULL::xorj.trade_status)::text[]) THEN
+            PERFORM xorj.raise_invalid('status', format('%s is not one of %s', p_status,
+                array_to_string(enum_range(NULL::xorj.trade_status), ', ')));
         END IF;
         v_status := p_status::xorj.trade_status;
     END IF;
@@ -672,11 +678,14 @@ GRANT EXECUTE ON FUNCTION api.trade_events(uuid) TO xorj_bot;
 -- p_pending_older_than, oldest first. FOR UPDATE SKIP LOCKED: two bots claiming at once
 -- never get the same trade. A bot renews its leases while it works and releases them when
 -- it stops; a bot that dies loses them when they expire, and another bot takes over.
+-- p_exclude: ids the caller already works (e.g. its earlier batches of one pass, which
+-- it still holds): never returned, so the caller can page through more than p_limit.
 CREATE OR REPLACE FUNCTION api.claim_trades(
     p_worker text,
     p_lease interval,
     p_pending_older_than interval DEFAULT interval '0',
-    p_limit integer DEFAULT 100
+    p_limit integer DEFAULT 100,
+    p_exclude uuid[] DEFAULT NULL
 ) RETURNS SETOF jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -693,6 +702,7 @@ BEGIN
                OR (t.status = 'PENDING' AND t.created_at <= clock_timestamp() - p_pending_older_than))
           AND (t.claimed_by IS NULL OR t.claim_expires_at < clock_timestamp()
                OR t.claimed_by = p_worker)
+          AND NOT coalesce(t.id = ANY (p_exclude), false)  -- NULL: nothing excluded
         ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED
@@ -707,8 +717,8 @@ BEGIN
     ORDER BY c.status DESC, coalesce(c.submitted_at, c.created_at), c.id;
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.claim_trades(text, interval, interval, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.claim_trades(text, interval, interval, integer) TO xorj_bot;
+REVOKE ALL ON FUNCTION api.claim_trades(text, interval, interval, integer, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.claim_trades(text, interval, interval, integer, uuid[]) TO xorj_bot;
 
 -- Extend every lease the worker holds on unfinished trades; returns how many.
 CREATE OR REPLACE FUNCTION api.renew_trade_claims(p_worker text, p_lease interval)
@@ -740,9 +750,7 @@ AS $fn$
 DECLARE
     n integer;
 BEGIN
-    IF p_worker IS NULL OR length(p_worker) NOT BETWEEN 1 AND 200 THEN
-        PERFORM xorj.raise_invalid('worker_id', 'must be 1 to 200 characters');
-    END IF;
+    PERFORM xorj.check_worker_id(p_worker);
     UPDATE xorj.trades SET claimed_by = NULL, claim_expires_at = NULL
     WHERE claimed_by = p_worker AND status IN ('PENDING', 'SUBMITTED')
       AND (p_trade_ids IS NULL OR id = ANY (p_trade_ids));

@@ -907,3 +907,17 @@ def test_submitted_records_the_height_and_checks_the_claim(api: Api, vault: str)
 
     bad = api.post(path, {"transaction_signature": signature(31), "last_valid_block_height": -1})
     assert bad.status_code in (409, 422), bad.text
+
+
+def test_an_empty_run_completes_only_when_allowed(api: Api) -> None:
+    """A run with no score would become the latest and leave nobody to follow: the
+    database refuses it unless the engine says allow_empty."""
+    run_id, refused = complete_run(api, [])
+    assert_error(refused, 422, "XJ422", field="scores")
+    allowed = api.post(
+        f"/internal/scoring-runs/{run_id}/complete",
+        {"scores": [], "allow_empty": True},
+        who="engine",
+    )
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.json()["status"] == "COMPLETED"

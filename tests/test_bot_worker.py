@@ -7,12 +7,14 @@ The helpers here are shared with tests/test_bot_crash.py and tests/test_bot_two_
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -21,14 +23,28 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from app.chain.base import Intent
+from app.chain.base import Intent, SignatureStatus
 from app.chain.sim import FAILED_ERR, FEE_LAMPORTS, SimulatedChain, SimulatedSigner
-from app.workers.bot import NEVER_BROADCAST, expired_message, load_bots, load_traders
+from app.workers.bot import (
+    NEVER_BROADCAST,
+    Bot,
+    BotOptions,
+    Heartbeat,
+    InFlight,
+    JsonLog,
+    _close,
+    expired_message,
+    load_bots,
+    load_traders,
+    slippage_percent,
+    with_statement_timeout,
+)
 from app.workers.dbsync import BotDb
 from app.workers.planner import TARGETS, USDC, PlannedTrade, SimplePlanner
-from tests.solana import address
+from tests.solana import address, signature
 
 ROOT = Path(__file__).resolve().parents[1]
 BOT = "import sys; from app.workers.bot import main; sys.exit(main(sys.argv[1:]))"
@@ -286,7 +302,7 @@ def _sign_and_submit(
         amount_in=int(trade["amount_in"]),
         expected_amount_out=int(trade["expected_amount_out"]),
     )
-    tx = SimulatedSigner(chain).sign(intent, chain.get_latest_blockhash())
+    tx = SimulatedSigner().sign(intent, chain.get_latest_blockhash())
     as_role(
         conn,
         "xorj_bot",
@@ -562,3 +578,260 @@ def test_chain_unavailability_never_becomes_a_not_found_failure(
             assert error.startswith("never broadcast"), trade
             assert trade["signature"] is None
     assert_broadcast_at_most_once(state)
+
+
+# --- the claim pass, old submissions, unknown amounts, refusals (findings of a review) -----
+
+
+def _running_job(conn: psycopg.Connection[Any], worker: str = "setup") -> str:
+    (job,) = as_role(conn, "xorj_bot", "SELECT api.create_execution_job('MANUAL_TRIGGER')")
+    as_role(conn, "xorj_bot", "SELECT api.start_execution_job(%s, %s)", (job["id"], worker))
+    return str(job["id"])
+
+
+def _create(
+    conn: psycopg.Connection[Any],
+    job: str,
+    vault: str,
+    target: int,
+    worker: str | None = None,
+    lease: str | None = None,
+) -> dict[str, Any]:
+    _, trade = as_role(
+        conn,
+        "xorj_bot",
+        "SELECT * FROM api.create_trade(%s, %s, %s, %s, %s, %s, %s, %s, %s::interval)",
+        (
+            job,
+            vault,
+            f"setup-{vault[:8]}-{target}",
+            USDC.mint,
+            TARGETS[target].mint,
+            1_000_000 + target,
+            5_000_000,
+            worker,
+            lease,
+        ),
+    )
+    return dict(trade)
+
+
+def test_recovery_goes_past_the_first_claim_batch(
+    db_url: str, tmp_path: Path, cli_env: EnvFactory
+) -> None:
+    """8 SUBMITTED trades still valid and not found, claimed 3 at a time: the pass does not
+    stop when a batch would only give back its own undecided claims."""
+    users = setup_bots(db_url, count=2)
+    state = tmp_path / "chain.json"
+    long_lived = sim_chain(state, blockhash_validity=100_000)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        job = _running_job(conn)
+        for user in users:
+            for target in range(4):
+                _sign_and_submit(conn, long_lived, _create(conn, job, user.vault, target))
+        as_role(conn, "xorj_bot", "SELECT api.complete_execution_job(%s, 'setup')", (job,))
+    bot = run_bot(
+        cli_env,
+        db_url,
+        ["recover", "--worker-id", "pager", "--claim-batch", "3", *sim_args(state)],
+        tmp_path,
+        "recover",
+    )
+    assert bot.proc.returncode == 0, bot.stderr()
+    assert re.search(r"^still_pending_on_chain\s+8\s*$", bot.stdout(), re.MULTILINE), bot.stdout()
+    claimed = bot.events("trade_claimed")
+    assert len(claimed) == len({e["trade_id"] for e in claimed}) == 8
+    assert {t["status"] for t in trades(db_url)} == {"SUBMITTED"}
+    assert not any(sim_chain(state).broadcasts.values())
+
+
+def test_submitted_without_last_valid_height_expires_by_age(
+    db_url: str, tmp_path: Path, cli_env: EnvFactory
+) -> None:
+    """A SUBMITTED trade recorded without a last valid block height (HTTP API, seed) and
+    not found on chain is FAILED once older than --max-unknown-age-seconds; a younger one
+    is left SUBMITTED."""
+    (user,) = setup_bots(db_url, count=1)
+    state = tmp_path / "chain.json"
+    chain = sim_chain(state)
+    made = []
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        job = _running_job(conn)
+        for target in range(2):
+            trade = _create(conn, job, user.vault, target)
+            blockhash = chain.get_latest_blockhash()
+            tx = SimulatedSigner().sign(
+                Intent(trade["id"], user.vault, USDC.mint, TARGETS[target].mint, 1, 1), blockhash
+            )
+            as_role(  # no last valid block height, as the HTTP API may record it
+                conn,
+                "xorj_bot",
+                "SELECT api.mark_trade_submitted(%s, %s, NULL)",
+                (trade["id"], tx.signature),
+            )
+            made.append(trade)
+            if target == 0:
+                time.sleep(1.3)
+    old, young = made
+    bot = run_bot(
+        cli_env,
+        db_url,
+        ["recover", "--worker-id", "ager", "--max-unknown-age-seconds", "1", *sim_args(state)],
+        tmp_path,
+        "recover",
+    )
+    assert bot.proc.returncode == 0, bot.stderr()
+    by_id = {t["id"]: t for t in trades(db_url)}
+    assert by_id[old["id"]]["status"] == "FAILED"
+    assert re.fullmatch(
+        r"expired: no last valid block height recorded and not found \d+ s after submission",
+        by_id[old["id"]]["error_message"],
+    ), by_id[old["id"]]["error_message"]
+    assert by_id[young["id"]]["status"] == "SUBMITTED"
+    assert re.search(r"^expired\s+1\s*$", bot.stdout(), re.MULTILINE), bot.stdout()
+
+
+class FakeChain:
+    """Answers the statuses it is given; the height is fixed."""
+
+    def __init__(self, statuses: dict[str, SignatureStatus]) -> None:
+        self.statuses = statuses
+
+    def get_block_height(self) -> int:
+        return 1_000
+
+    def get_signature_statuses(self, signatures: list[str]) -> dict[str, SignatureStatus]:
+        return {s: self.statuses.get(s, SignatureStatus(found=False)) for s in signatures}
+
+
+def in_process_bot(
+    db_url: str, chain: Any, worker: str = "inproc", lease: float = 30.0
+) -> tuple[Bot, io.StringIO]:
+    stream = io.StringIO()
+    log = JsonLog(worker, stream)
+    options = BotOptions(worker_id=worker, lease_seconds=lease)
+    url = with_statement_timeout(db_url, lease)
+    heartbeat = Heartbeat(BotDb(url, f"bot:{worker}"), options, log)
+    bot = Bot(BotDb(url, f"bot:{worker}"), heartbeat, chain, None, SimplePlanner(), options, log)
+    return bot, stream
+
+
+def logged(stream: io.StringIO, event: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    return [e for e in lines if e["event"] == event]
+
+
+def _submitted(db_url: str, tmp_path: Path, count: int) -> list[InFlight]:
+    (user,) = setup_bots(db_url, count=1)
+    chain = sim_chain(tmp_path / "chain.json")
+    items = []
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        job = _running_job(conn)
+        for target in range(count):
+            trade = _create(conn, job, user.vault, target)
+            sig, lvbh, _ = _sign_and_submit(conn, chain, trade)
+            items.append(InFlight(trade["id"], sig, lvbh, 5_000_000, "claim"))
+    return items
+
+
+def test_confirmed_without_amount_stays_submitted(db_url: str, tmp_path: Path) -> None:
+    """--chain rpc reports no amount_out: nothing is made up, the trade stays SUBMITTED
+    and in flight, and amount_out_unknown is logged once."""
+    (item,) = _submitted(db_url, tmp_path, 1)
+    chain = FakeChain({item.signature: SignatureStatus(found=True, confirmed=True, slot=5)})
+    bot, stream = in_process_bot(db_url, chain)
+    try:
+        assert bot.poll([item]) == {item.trade_id: None}
+        assert bot.poll([item]) == {item.trade_id: None}
+    finally:
+        _close(bot)
+    assert item.trade_id in bot.inflight
+    assert len(logged(stream, "amount_out_unknown")) == 1
+    (trade,) = trades(db_url)
+    assert (trade["status"], trade["actual_amount_out"]) == ("SUBMITTED", None)
+
+
+def test_a_database_error_for_one_trade_does_not_stop_the_poll(db_url: str, tmp_path: Path) -> None:
+    (real,) = _submitted(db_url, tmp_path, 1)
+    ghost = InFlight(str(uuid.uuid4()), signature(77), 10, 5_000_000, "claim")  # XJ404
+    failed = SignatureStatus(found=True, err="InstructionError", slot=5, fee=5000)
+    chain = FakeChain({real.signature: failed, ghost.signature: failed})
+    bot, stream = in_process_bot(db_url, chain)
+    try:
+        results = bot.poll([ghost, real])
+    finally:
+        _close(bot)
+    assert results == {ghost.trade_id: None, real.trade_id: "failed_on_chain"}
+    (error,) = logged(stream, "trade_poll_error")
+    assert error["trade_id"] == ghost.trade_id and error["sqlstate"] == "XJ404"
+    assert trades(db_url)[0]["status"] == "FAILED"
+
+
+def test_heartbeat_stops_renewing_when_the_main_thread_is_stuck(db_url: str) -> None:
+    (user,) = setup_bots(db_url, count=1)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        job = _running_job(conn)
+        trade = _create(conn, job, user.vault, 0, worker="stuck", lease="30 seconds")
+    bot, stream = in_process_bot(db_url, FakeChain({}), worker="stuck", lease=3.0)
+
+    def expires() -> Any:
+        return trades(db_url)[0]["claim_expires_at"]
+
+    try:
+        first = expires()
+        bot.heartbeat.last_progress = time.monotonic() - 4.0  # older than the lease
+        bot.heartbeat.beat()
+        assert expires() == first  # not renewed
+        assert len(logged(stream, "heartbeat_withheld")) == 1
+        bot.heartbeat.progress()
+        bot.heartbeat.beat()
+        assert expires() != first  # renewed (to now + 3 s)
+        assert logged(stream, "heartbeat_resumed")
+        assert bot.db.value("SHOW statement_timeout") == "3s"
+    finally:
+        _close(bot)
+    assert trade["claimed_by"] == "stuck"
+
+
+def test_signal_is_only_recorded_by_the_handler(db_url: str) -> None:
+    bot, stream = in_process_bot(db_url, FakeChain({}))
+    try:
+        with bot.log._lock:  # the handler must not need the log's lock
+            bot.on_signal("SIGTERM")
+        assert not logged(stream, "signal")
+        assert bot.stopping and bot.stop_reason == "SIGTERM"
+        assert bot._wait(5) is True
+        assert len(logged(stream, "signal")) == 1
+    finally:
+        _close(bot)
+
+
+def test_plan_follows_enabled_bots_and_forgets_older_disable_marks(db_url: str) -> None:
+    """A disable seen by LISTEN, then a re-enable not seen: api.enabled_bots() is the
+    authority, the mark is dropped; a disable received after the read still drops the
+    vault's intents in the tick."""
+    first, second = setup_bots(db_url, count=2)
+    bot, _ = in_process_bot(db_url, FakeChain({}))
+    try:
+        hb = bot.heartbeat
+        hb._on_notify(json.dumps({"enabled": False, "vault_address": first.vault}))
+        assert hb.is_disabled(first.vault)
+        intents = bot.plan()
+        assert {i.vault for i in intents} == {first.vault, second.vault}
+        assert not hb.is_disabled(first.vault) and not hb._disabled
+        hb._on_notify(json.dumps({"enabled": False, "vault_address": second.vault}))
+        hb._on_notify(json.dumps({"enabled": True, "vault_address": first.vault}))
+        assert hb.is_disabled(second.vault) and not hb.is_disabled(first.vault)
+    finally:
+        _close(bot)
+
+
+def test_slippage_is_not_clamped() -> None:
+    assert slippage_percent(100, 300) == Decimal("-200.0000")  # a much better fill
+    assert slippage_percent(3, 2) == Decimal("33.3333")
+    assert slippage_percent(0, 5) is None
+
+
+def test_statement_timeout_keeps_existing_options() -> None:
+    url = with_statement_timeout("postgresql://u@h/db?options=-c%20search_path%3Dx", 2.5)
+    assert conninfo_to_dict(url)["options"] == "-c search_path=x -c statement_timeout=2500"

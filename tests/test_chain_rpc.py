@@ -395,3 +395,62 @@ def test_malformed_results_per_method(server: Server, chain: SolanaRpcChain) -> 
     server.node.handler = lambda r: ok(r, {"context": CONTEXT, "value": ["confirmed"]})
     with pytest.raises(ChainUnavailable):
         chain.get_signature_statuses([signature(1)])
+
+
+def test_send_is_tried_once_even_on_transport_errors(server: Server, chain: SolanaRpcChain) -> None:
+    """A send error means "ask the status": the same transaction is never posted twice."""
+    server.node.handler = lambda r: (503, b"Service Unavailable", 0.0)
+    with pytest.raises(ChainUnavailable, match="after 1 try"):
+        chain.send_transaction(tx(1))
+    assert server.methods == ["sendTransaction"]
+    server.requests.clear()
+    with pytest.raises(ChainUnavailable, match="after 4 tries"):  # the others: retried
+        chain.get_block_height()
+    assert server.methods == ["getBlockHeight"] * 4
+
+
+# -- no secret of the URL in any message ------------------------------------------------
+
+SECRET = "k3y-5ecret-0123456789"
+
+
+def _secret_url(base: str) -> str:
+    host = base.removeprefix("http://").rstrip("/")
+    return f"http://user:{SECRET}pw@{host}/v2/{SECRET}?api-key={SECRET}"
+
+
+def test_messages_show_only_scheme_host_and_port(server: Server) -> None:
+    url = _secret_url(server.url)
+    endpoint = server.url.rstrip("/")
+    # 5xx after the retries, a body echoing the URL, a JSON-RPC error echoing it.
+    replies: list[Handler] = [
+        lambda r: (503, b"down", 0.0),
+        lambda r: (404, f"Cannot POST {url} (/v2/{SECRET})".encode(), 0.0),
+        lambda r: rpc_error(r, -32600, f"bad key {SECRET} for {url}"),
+    ]
+    with SolanaRpcChain(url, retries=1, backoff=0.01) as c:
+        assert c.endpoint == endpoint
+        for handler in replies:
+            server.node.handler = handler
+            with pytest.raises(ChainError) as excinfo:
+                c.get_block_height()
+            message = str(excinfo.value)
+            assert SECRET not in message, message
+            assert "user:" not in message
+    assert server.requests  # the real URL was used for the requests
+
+
+def test_transport_error_messages_hide_the_url_secrets() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = _secret_url(f"http://127.0.0.1:{port}/")
+    for target in (url, f"ftp://127.0.0.1:{port}/{SECRET}"):  # refused; unsupported scheme
+        with (
+            SolanaRpcChain(target, retries=0, timeout=0.5) as c,
+            pytest.raises(ChainUnavailable) as excinfo,
+        ):
+            c.get_block_height()
+        message = str(excinfo.value)
+        assert SECRET not in message, message
+        assert f"127.0.0.1:{port}" in message

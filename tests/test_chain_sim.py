@@ -41,7 +41,7 @@ def intent(n: int, expected: int = 1_000_000) -> Intent:
 
 
 def send_one(chain: SimulatedChain, n: int) -> SignedTransaction:
-    tx = SimulatedSigner(chain).sign(intent(n), chain.get_latest_blockhash())
+    tx = SimulatedSigner().sign(intent(n), chain.get_latest_blockhash())
     assert chain.send_transaction(tx) == tx.signature
     return tx
 
@@ -54,7 +54,7 @@ def test_base58() -> None:
 
 def test_signer_signature_shape_and_determinism() -> None:
     chain = SimulatedChain()
-    signer = SimulatedSigner(chain)
+    signer = SimulatedSigner()
     bh = chain.get_latest_blockhash()
     assert set(bh.value) <= set(BASE58_ALPHABET) and 32 <= len(bh.value) <= 44
     tx = signer.sign(intent(1), bh)
@@ -143,7 +143,7 @@ def test_unknown_signature_not_found() -> None:
 
 def test_forged_or_garbled_transaction_rejected() -> None:
     chain = SimulatedChain()
-    tx = SimulatedSigner(chain).sign(intent(1), chain.get_latest_blockhash())
+    tx = SimulatedSigner().sign(intent(1), chain.get_latest_blockhash())
     forged = SignedTransaction(tx.signature[:-1] + "z", tx.last_valid_block_height, tx.raw)
     with pytest.raises(ChainError) as excinfo:
         chain.send_transaction(forged)
@@ -157,7 +157,7 @@ def test_forged_or_garbled_transaction_rejected() -> None:
 def test_determinism_and_order_independence() -> None:
     def run(order: list[int]) -> dict[int, tuple[str | None, int | None]]:
         chain = SimulatedChain(seed=42, drop_rate=0.3, failure_rate=0.3)
-        signer = SimulatedSigner(chain)
+        signer = SimulatedSigner()
         bh = Blockhash("FixedBlockhash1111111111111111111111111111111", 10_000)
         txs = {n: signer.sign(intent(n), bh) for n in order}
         for n in order:
@@ -204,7 +204,7 @@ def test_rates_roughly_honoured() -> None:
 
 def test_sent_after_expiry_never_lands() -> None:
     chain = SimulatedChain(blockhash_validity=150)
-    signer = SimulatedSigner(chain)
+    signer = SimulatedSigner()
     bh = chain.get_latest_blockhash()
     tx = signer.sign(intent(1), bh)
     chain.advance(150)  # height == lvbh: the next block would be past it
@@ -261,7 +261,7 @@ def test_unavailable_rate() -> None:
     assert pattern.count(False) == errors
     # A send whose answer is lost may have gone out: the broadcast is counted either way.
     sender = SimulatedChain(seed=5, unavailable_rate=0.5)
-    signer = SimulatedSigner(sender)
+    signer = SimulatedSigner()
     bh = Blockhash("FixedBlockhash1111111111111111111111111111111", 10_000)
     lost_but_sent = 0
     for n in range(100):
@@ -316,7 +316,7 @@ _WORKER = textwrap.dedent(
 
     path, who, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     chain = SimulatedChain(seed=11, state_file=path)
-    signer = SimulatedSigner(chain)
+    signer = SimulatedSigner()
     shared = signer.sign(SHARED_INTENT, SHARED_BLOCKHASH)
     while not go.exists():
         time.sleep(0.005)
@@ -350,7 +350,7 @@ def test_two_processes_share_one_state_file(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
 
-    shared = SimulatedSigner(chain).sign(SHARED_INTENT, SHARED_BLOCKHASH).signature
+    shared = SimulatedSigner().sign(SHARED_INTENT, SHARED_BLOCKHASH).signature
     broadcasts = chain.broadcasts  # read back from the file
     assert broadcasts[shared] == 2 * n  # the same signature from both processes
     others = {sig: count for sig, count in broadcasts.items() if sig != shared}

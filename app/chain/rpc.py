@@ -18,8 +18,9 @@ Errors, so that "not found" and "could not ask" are never confused:
       subclass of ChainError, same message and code): the node is behind, ask again later.
     * transport errors (connection refused, timeouts, resets), HTTP 5xx and 429 -> retried
       `retries` times with exponential backoff (backoff, 2*backoff, 4*backoff, ...), then
-      ChainUnavailable. Every method used is idempotent, sendTransaction included (the
-      same signed transaction has the same signature and lands at most once).
+      ChainUnavailable. sendTransaction alone is never retried: it is tried once, and any
+      error of it means "ask the status" to the bot (the transaction may have gone out),
+      so the bot's "broadcast once" holds at this level too.
     * any other non-2xx HTTP status without a JSON-RPC error body, or a malformed answer
       (not JSON, not a JSON-RPC response, wrong id, missing or ill-shaped result) ->
       ChainUnavailable at once (not retried: the caller asks again later).
@@ -28,7 +29,17 @@ A transaction whose status is only "processed" is reported found but neither con
 failed (err=None), even if its err is set: a processed block may still be skipped and the
 transaction land elsewhere, so only a confirmed/finalized verdict is final.
 getSignatureStatuses does not report what a swap delivered: SignatureStatus.amount_out and
-.fee stay None here (they need getTransaction, which the bot does not use yet).
+.fee stay None here. The bot never records a made-up amount: a confirmed trade whose
+amount_out is unknown stays SUBMITTED (logged amount_out_unknown), so with this class
+`bot recover --chain rpc` resolves failed and expired trades but leaves confirmed ones
+pending. A real deployment must implement the delivered amount here: getTransaction
+(jsonParsed, maxSupportedTransactionVersion 0) for the signature, the fee from
+meta.fee, and amount_out from meta.preTokenBalances/postTokenBalances of the vault's
+account for the target mint.
+
+Secrets: an RPC URL often carries an API key (in its path, query or user info). Every
+message this module raises names the endpoint as scheme://host[:port] only, and the
+texts of transport errors and of response bodies are scrubbed of the rest of the URL.
 
 Note on re-broadcasting with preflight on: a node answers sendTransaction for a transaction
 that has already landed with a -32002 preflight error ("... already been processed"); the
@@ -89,6 +100,8 @@ class SolanaRpcChain:
         if retries < 0:
             raise ValueError("retries must be >= 0")
         self.url = url
+        self.endpoint = safe_endpoint(url)
+        self._secrets = _url_secrets(url)
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -162,6 +175,7 @@ class SolanaRpcChain:
                     "maxRetries": 0,
                 },
             ],
+            retries=0,  # a send error means "ask the status", never "send again"
         )
         if not isinstance(result, str) or not result:
             raise ChainUnavailable(f"malformed sendTransaction result: {result!r:.200}")
@@ -177,10 +191,19 @@ class SolanaRpcChain:
         with self._ids_lock:
             return next(self._ids)
 
-    def _call(self, method: str, params: list[Any]) -> Any:
-        """One JSON-RPC call, retried on transport errors, 5xx and 429."""
+    def scrub(self, text: str) -> str:
+        """`text` without the parts of the URL beyond scheme://host[:port]: the whole URL
+        becomes that, its path, query or user info alone becomes ***."""
+        for secret in self._secrets:
+            text = text.replace(secret, self.endpoint if "://" in secret else "***")
+        return text
+
+    def _call(self, method: str, params: list[Any], retries: int | None = None) -> Any:
+        """One JSON-RPC call, retried on transport errors, 5xx and 429 (`retries` times,
+        default self.retries)."""
+        retries = self.retries if retries is None else retries
         last: str = ""
-        for attempt in range(self.retries + 1):
+        for attempt in range(retries + 1):
             if attempt:
                 time.sleep(min(self.backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
             request_id = self._next_id()
@@ -188,15 +211,60 @@ class SolanaRpcChain:
             try:
                 response = self._client.post(self.url, content=json.dumps(body))
             except httpx.RequestError as exc:  # connect, timeouts, read/write, protocol
-                last = f"{type(exc).__name__}: {exc}"
+                last = self.scrub(f"{type(exc).__name__}: {exc}")
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 last = f"HTTP {response.status_code}"
                 continue
-            return _parse(method, request_id, response)
-        raise ChainUnavailable(
-            f"{method}: {self.url} unavailable after {self.retries + 1} tries: {last}"
-        )
+            try:
+                return _parse(method, request_id, response)
+            except ChainError as exc:  # a body may echo the URL: scrub, keep the class
+                scrubbed = self.scrub(str(exc))
+                if scrubbed == str(exc):
+                    raise
+                raise type(exc)(scrubbed, exc.code) from None
+        tries = "1 try" if retries == 0 else f"{retries + 1} tries"
+        raise ChainUnavailable(f"{method}: {self.endpoint} unavailable after {tries}: {last}")
+
+
+def safe_endpoint(url: str) -> str:
+    """scheme://host[:port] of a URL: what a message may show of it."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "<invalid url>"
+    host = parsed.host
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    port = f":{parsed.port}" if parsed.port is not None else ""
+    return f"{parsed.scheme}://{host}{port}"
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The texts that may reveal what safe_endpoint leaves out, longest first: the URL as
+    given and as httpx normalizes it, its path, query and user info, and each path segment
+    and query value of 6 characters or more."""
+    found = {url}
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return [url]
+    found.add(str(parsed))
+    raw_path = parsed.raw_path.decode("ascii", "replace")
+    if raw_path not in ("", "/"):
+        found.add(raw_path)
+        found.add(parsed.path)
+    query = parsed.query.decode("ascii", "replace")
+    if query:
+        found.add(query)
+    if parsed.userinfo:
+        found.add(parsed.userinfo.decode("ascii", "replace"))
+    if parsed.password:
+        found.add(parsed.password)
+    # Each path segment and query value of some length alone (a key echoed bare).
+    parts = [*parsed.path.split("/"), *(v for _, v in parsed.params.multi_items())]
+    found.update(p for p in parts if len(p) >= 6)
+    return sorted((s for s in found if len(s) > 1 and s != "/"), key=len, reverse=True)
 
 
 def _parse(method: str, request_id: int, response: httpx.Response) -> Any:

@@ -255,15 +255,11 @@ class SimulatedChain:
     def _decode(self, tx: SignedTransaction) -> dict[str, Any]:
         try:
             payload = json.loads(base64.b64decode(tx.raw, validate=True))
-            fields = (
-                str(payload["trade_id"]),
-                str(payload["blockhash"]),
-                int(payload["lvbh"]),
-                int(payload["expected_amount_out"]),
-            )
+            trade_id, blockhash = str(payload["trade_id"]), str(payload["blockhash"])
+            int(payload["lvbh"])  # _decide reads both: refuse a transaction without them
+            int(payload["expected_amount_out"])
         except (binascii.Error, ValueError, KeyError, TypeError) as exc:
             raise ChainError(f"failed to deserialize transaction: {exc}", -32602) from exc
-        trade_id, blockhash, _, _ = fields
         if sim_signature(trade_id, blockhash) != tx.signature:
             raise ChainError("Transaction signature verification failure", -32003)
         return dict(payload)
@@ -366,11 +362,9 @@ def _status(tx: dict[str, Any] | None, height: int) -> SignatureStatus:
 
 
 class SimulatedSigner:
-    """base.Signer for SimulatedChain: no keys, the signature is a hash of (trade_id,
-    blockhash), so re-signing an intent with the same blockhash gives the same signature."""
-
-    def __init__(self, chain: SimulatedChain) -> None:
-        self.chain = chain
+    """base.Signer for SimulatedChain: no keys and no state, the signature is a hash of
+    (trade_id, blockhash), so re-signing an intent with the same blockhash gives the same
+    signature (in any process: the chain it is sent to need not be known here)."""
 
     def sign(self, intent: Intent, blockhash: Blockhash) -> SignedTransaction:
         payload = {

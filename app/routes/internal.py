@@ -185,6 +185,13 @@ class CompleteRunBody(msgspec.Struct, forbid_unknown_fields=True):
             "scores[i].field)."
         ),
     ]
+    allow_empty: Annotated[
+        bool,
+        msgspec.Meta(
+            description="true to complete a run with no score at all (it becomes the latest "
+            "run and nobody is ranked); else such a completion is refused (422 on scores)."
+        ),
+    ] = False
 
 
 class FailRunBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -327,7 +334,13 @@ async def complete_scoring_run(
     request: Request, run_id: RunId, data: Annotated[CompleteRunBody, Body()]
 ) -> CompletedScoringRun:
     scores = msgspec.json.encode(data.scores).decode()
-    result = await one(request, "SELECT api.complete_scoring_run(%s, %s::jsonb)", run_id, scores)
+    result = await one(
+        request,
+        "SELECT api.complete_scoring_run(%s, %s::jsonb, %s)",
+        run_id,
+        scores,
+        data.allow_empty,
+    )
     return msgspec.convert(result, CompletedScoringRun, strict=False)
 
 

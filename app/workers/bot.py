@@ -30,6 +30,14 @@ The exactly-once protocol, for each intent of the planner (app/workers/planner.p
       +-- landed with an error ----------------> FAILED "failed on chain: <err>" (fee)
       +-- not found and h > lvbh --------------> FAILED "expired: blockhash expired at
       |                                           height <lvbh> before the transaction landed"
+      +-- not found, no lvbh recorded (made through the HTTP API or the seed), and
+      |   submitted more than --max-unknown-age-seconds ago --> FAILED "expired: no last
+      |                                           valid block height recorded and not
+      |                                           found <N> s after submission"
+      +-- confirmed, but the chain did not say what the swap delivered (amount_out
+      |   unknown: app/chain/rpc.py has no getTransaction yet) --> left SUBMITTED, logged
+      |                                           once (amount_out_unknown): no value is
+      |                                           ever made up for an immutable record
       +-- not found and h <= lvbh, still processing, or the chain unavailable
                                                  (ChainUnavailable is never "not found"):
                                                  ask again at the next poll
@@ -56,9 +64,13 @@ transaction never landed (a landed one is visible at any later height).
 Several bots on one database:
 * each trade is created with a claim (a lease of --lease-seconds); the heartbeat thread
   renews every claim of its worker (api.renew_trade_claims) and heartbeats the current
-  job every lease/3 seconds. Before the send, the SUBMITTED record checks the claim is
-  still this worker's, so a bot that stalled past its lease and lost a trade to another
-  never broadcasts it.
+  job every lease/3 seconds, but only while the main thread makes progress: the main
+  thread records the time of each step (a claimed trade, an intent, a poll, a slice of a
+  wait), and once that is older than the lease the heartbeat stops renewing, so a bot
+  whose main thread is stuck loses its claims and its job like a dead one. Every
+  statement of both connections has a statement_timeout of one lease. Before the send,
+  the SUBMITTED record checks the claim is still this worker's, so a bot that stalled
+  past its lease and lost a trade to another never broadcasts it.
 * the jobs carry the worker id (api.start_execution_job); every tick reaps RUNNING jobs
   whose heartbeat is older than 3 heartbeat intervals (= the lease), so a dead bot's job
   ends FAILED.
@@ -70,6 +82,8 @@ Several bots on one database:
   claim (e.g. through the HTTP API) by a client that is still working on them. At
   startup the pass uses pending_older_than => 0 as FR-2.5 says: every unclaimed or
   expired PENDING trade is abandoned by then.
+* a claim pass takes --claim-batch trades at a time and passes the ids it already
+  works as p_exclude, so it goes through every claimable trade, however many.
 * a claim held by this same worker id is taken at once (claim_trades returns the
   caller's own), so a bot restarted with the same --worker-id recovers its previous
   run's trades immediately, and fails its previous run's RUNNING jobs (as
@@ -77,18 +91,22 @@ Several bots on one database:
   hostname-pid, is).
 
 Disable: LISTEN xorj_bot_state; on {"enabled": false, "vault_address": V} V is dropped
-from the current tick's remaining intents and from later planning at once (and
-api.create_trade refuses its new trades anyway: bot_not_enabled).
+from the current tick's remaining intents at once (and api.create_trade refuses its new
+trades anyway: bot_not_enabled). api.enabled_bots() is the authority for planning: each
+tick plans from it, and forgets the disable marks received before it was read.
 
-Stopping: SIGTERM (or SIGINT) lets the current step finish (an intent's create -> send
+Stopping: SIGTERM (or SIGINT) only records the request (the handler takes no lock and
+writes no log: it runs between two bytecodes of the main thread, which may hold the log's
+lock); the main thread logs it and stops at its next check, within 0.1 s of any wait. It
+lets the current step finish (an intent's create -> send
 sequence, one poll, one recovered trade), then the bot releases its claims (another bot,
 or the next run, takes the trades over at once), fails the current job with 'stopped by
 SIGTERM' unless it had just completed, and exits 0.
 
 Test hook (never set it in production): XORJ_BOT_CRASH_AT = after_create | after_sign |
 after_submitted | after_broadcast | after_confirm makes the process SIGKILL itself right
-after that step of the first trade it works in a tick (after_confirm: right after that
-trade's final status, CONFIRMED or FAILED, is recorded).
+after that step of the first trade the process creates (once per process, not per tick;
+after_confirm: right after that trade's final status, CONFIRMED or FAILED, is recorded).
 
 Logs: one JSON object per line on stderr: {"ts", "event", "worker", ...}.
 """
@@ -110,12 +128,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from app.chain.base import (
+    Blockhash,
     Chain,
     ChainError,
     ChainUnavailable,
@@ -150,8 +170,8 @@ TRADERS_READ = 50
 CLAIM_BATCH = 500
 BLOCKHASH_ATTEMPTS = 3
 DEFAULT_PLANNER = "app.workers.planner:SimplePlanner"
-
-T = TypeVar("T")
+MAX_UNKNOWN_AGE_SECONDS = 120.0  # a blockhash lives ~150 blocks, 60-90 s
+WAIT_SLICE = 0.1  # seconds: how soon a wait notices a stop request
 
 
 # --- logging ---------------------------------------------------------------------------
@@ -192,6 +212,8 @@ class BotOptions:
     poll_seconds: float = 0.5
     tick_seconds: float = 30.0
     ticks: int | None = None  # None: forever
+    claim_batch: int = CLAIM_BATCH
+    max_unknown_age_seconds: float = MAX_UNKNOWN_AGE_SECONDS
 
     @property
     def lease(self) -> timedelta:
@@ -216,21 +238,27 @@ class InFlight:
     last_valid_block_height: int | None
     expected_amount_out: int
     source: str  # "tick", "recovery" (startup) or "claim" (a tick's claim pass)
+    submitted_at: datetime | None = None
 
     @classmethod
     def from_trade(cls, trade: dict[str, Any], source: str) -> InFlight:
         lvbh = trade.get("last_valid_block_height")
+        submitted_at = trade.get("submitted_at")
+        if isinstance(submitted_at, str):
+            submitted_at = datetime.fromisoformat(submitted_at)
         return cls(
             trade_id=str(trade["id"]),
             signature=str(trade["transaction_signature"]),
             last_valid_block_height=None if lvbh is None else int(lvbh),
             expected_amount_out=int(trade["expected_amount_out"]),
             source=source,
+            submitted_at=submitted_at if isinstance(submitted_at, datetime) else None,
         )
 
 
 class JobLost(Exception):
-    """The tick's job is no longer RUNNING (reaped while this bot stalled)."""
+    """The tick's job is no longer RUNNING (reaped while this bot stalled): the tick
+    creates no more trades and leaves the job alone (the reaper already failed it)."""
 
 
 def client_order_id(job_id: str, intent: PlannedTrade) -> str:
@@ -240,13 +268,14 @@ def client_order_id(job_id: str, intent: PlannedTrade) -> str:
 
 
 def slippage_percent(expected: int, actual: int) -> Decimal | None:
-    """(expected - actual) / expected * 100, rounded to 4 places, clamped to -100..100."""
+    """(expected - actual) / expected * 100, rounded half-even to 4 places (the precision
+    the bot records), never clamped: a better fill than quoted is negative, and the
+    database, not this function, decides what it accepts."""
     if expected <= 0:
         return None
-    value = (Decimal(expected - actual) * 100 / Decimal(expected)).quantize(
+    return (Decimal(expected - actual) * 100 / Decimal(expected)).quantize(
         Decimal("0.0001"), rounding=ROUND_HALF_EVEN
     )
-    return max(Decimal(-100), min(Decimal(100), value))
 
 
 def expired_message(last_valid_block_height: int) -> str:
@@ -256,10 +285,17 @@ def expired_message(last_valid_block_height: int) -> str:
     )
 
 
+def unknown_age_message(age_seconds: float) -> str:
+    return (
+        "expired: no last valid block height recorded and not found "
+        f"{int(age_seconds)} s after submission"
+    )
+
+
 def load_bots(db: BotDb) -> list[BotConfig]:
     """api.enabled_bots(): the planner's bots."""
     rows = db.rows(
-        "SELECT user_id, vault_address, risk_profile, investment_amount, max_drawdown_limit, "
+        "SELECT user_id, vault_address, risk_profile, investment_amount, "
         "position_size_percent FROM api.enabled_bots()"
     )
     return [BotConfig(*row) for row in rows]
@@ -291,7 +327,9 @@ def load_planner(spec: str) -> Planner:
 
 class Heartbeat(threading.Thread):
     """Owns the second (autocommit) connection: LISTENs on xorj_bot_state and, every
-    lease/3 seconds, renews this worker's trade claims and heartbeats its current job."""
+    lease/3 seconds, renews this worker's trade claims and heartbeats its current job,
+    as long as the main thread has made progress within the last lease. The thread
+    closes its connection when it ends; close() closes it only if it never started."""
 
     def __init__(self, db: BotDb, options: BotOptions, log: JsonLog) -> None:
         super().__init__(name="bot-heartbeat", daemon=True)
@@ -301,7 +339,12 @@ class Heartbeat(threading.Thread):
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._job: str | None = None
-        self._vault_enabled: dict[str, bool] = {}  # the latest notification per vault
+        # Vaults disabled by a notification -> the notification's number (see plan()).
+        self._disabled: dict[str, int] = {}
+        self._notifications = 0
+        self._withheld = False
+        # The main thread's last step (time.monotonic()); one float, written by one thread.
+        self.last_progress = time.monotonic()
         # Held around api.renew_trade_claims here and api.claim_trades in the main thread:
         # a renewal locks this worker's rows, and the claim (FOR UPDATE SKIP LOCKED) would
         # skip them, e.g. a previous run's trades at startup with the same worker id.
@@ -311,6 +354,10 @@ class Heartbeat(threading.Thread):
 
     def listen(self) -> None:
         self.db.conn.execute(f"LISTEN {CHANNEL}")
+
+    def progress(self) -> None:
+        """The main thread made a step: the leases may be renewed for another lease."""
+        self.last_progress = time.monotonic()
 
     def set_job(self, job_id: str | None) -> None:
         with self._lock:
@@ -322,32 +369,57 @@ class Heartbeat(threading.Thread):
 
     def is_disabled(self, vault: str) -> bool:
         with self._lock:
-            return self._vault_enabled.get(vault) is False
+            return vault in self._disabled
 
-    def disabled_vaults(self) -> set[str]:
+    def notification_mark(self) -> int:
+        """The number of notifications received so far: read it before api.enabled_bots()."""
         with self._lock:
-            return {v for v, enabled in self._vault_enabled.items() if not enabled}
+            return self._notifications
+
+    def forget_disabled_before(self, mark: int) -> None:
+        """Drop the disable marks of notifications received before `mark`: an
+        api.enabled_bots() read after it already reflects them (it lists a vault enabled
+        again, and leaves out a disabled one)."""
+        with self._lock:
+            self._disabled = {v: n for v, n in self._disabled.items() if n > mark}
 
     def halt(self) -> None:
+        """Stop the thread and wait for it to end; a thread still in a call (bounded by the
+        statement_timeout) is left to end and close its connection on its own."""
         self._halt.set()
         if self.is_alive():
-            self.join(timeout=10)
+            self.join(timeout=self.options.lease_seconds + 5)
+            if self.is_alive():
+                self.log("heartbeat_still_running")
+
+    def close(self) -> None:
+        if self.ident is None:  # never started: the connection is ours to close
+            self.db.close()
 
     # thread side
 
     def run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.db.close()
+
+    def _loop(self) -> None:
         next_beat = time.monotonic()
         while not self._halt.is_set():
             try:
                 wait = max(0.0, min(0.2, next_beat - time.monotonic()))
                 for notify in self.db.conn.notifies(timeout=wait):
                     self._on_notify(notify.payload)
+                if self._halt.is_set():
+                    return
                 if time.monotonic() >= next_beat:
                     self.beat()
                     next_beat = time.monotonic() + self.options.heartbeat_seconds
             except Exception as exc:  # never let the thread die: log, reconnect, go on
                 self.log("heartbeat_error", error=one_line(exc), error_type=type(exc).__name__)
-                self._halt.wait(0.5)
+                if self._halt.wait(0.5):
+                    return
                 self._reconnect()
 
     def _reconnect(self) -> None:
@@ -355,7 +427,7 @@ class Heartbeat(threading.Thread):
             if self.db.ensure_open():
                 # Notifications may have been missed: the database is the authority again.
                 with self._lock:
-                    self._vault_enabled.clear()
+                    self._disabled.clear()
                 self.listen()
                 self.log("listen_reconnected")
         except psycopg.Error as exc:
@@ -369,9 +441,12 @@ class Heartbeat(threading.Thread):
         except (ValueError, AttributeError):
             self.log("notification_ignored", payload=payload[:200])
             return
-        if vault:
-            with self._lock:
-                self._vault_enabled[str(vault)] = enabled
+        with self._lock:
+            self._notifications += 1
+            if vault and enabled:
+                self._disabled.pop(str(vault), None)
+            elif vault:
+                self._disabled[str(vault)] = self._notifications
         self.log(
             "vault_enabled" if enabled else "vault_disabled",
             wallet=data.get("wallet"),
@@ -379,6 +454,17 @@ class Heartbeat(threading.Thread):
         )
 
     def beat(self) -> None:
+        idle = time.monotonic() - self.last_progress
+        if idle > self.options.lease_seconds:
+            # The main thread is stuck: let the claims and the job's heartbeat run out, so
+            # other bots take the trades over and the job is reaped, as for a dead bot.
+            if not self._withheld:
+                self._withheld = True
+                self.log("heartbeat_withheld", main_thread_idle_seconds=round(idle, 1))
+            return
+        if self._withheld:
+            self._withheld = False
+            self.log("heartbeat_resumed")
         worker, lease = self.options.worker_id, self.options.lease
         with self.claims_lock:
             renewed = self.db.value("SELECT api.renew_trade_claims(%s, %s)", (worker, lease))
@@ -422,10 +508,11 @@ class Bot:
         self.crash_at = crash_at
         self.inflight: dict[str, InFlight] = {}
         self.totals: Counter[str] = Counter()
-        self.started_jobs: set[str] = set()
         self._stop = threading.Event()
         self.stop_reason = "SIGTERM"
+        self._signal: str | None = None  # written by the signal handler, nothing else
         self._first_trade: str | None = None
+        self._amount_unknown: set[str] = set()  # trades logged amount_out_unknown
 
     @property
     def worker(self) -> str:
@@ -434,13 +521,33 @@ class Bot:
     # -- stopping ----------------------------------------------------------------------
 
     def request_stop(self, reason: str = "SIGTERM") -> None:
+        """Stop at the next check (main thread, or any thread but a signal handler)."""
         if not self._stop.is_set():
             self.stop_reason = reason
             self._stop.set()
 
+    def on_signal(self, name: str) -> None:
+        """The signal handler's whole work: one attribute write, no lock, no log."""
+        self._signal = name
+
     @property
     def stopping(self) -> bool:
+        if self._signal is not None and not self._stop.is_set():
+            self.log("signal", signal=self._signal)  # the main thread logs it, not the handler
+            self.request_stop(self._signal)
         return self._stop.is_set()
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, in slices that notice a stop request (and count as the
+        main thread's progress); True when stopping."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping:
+            self.heartbeat.progress()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._stop.wait(min(WAIT_SLICE, left))
+        return True
 
     # -- the commands ------------------------------------------------------------------
 
@@ -455,11 +562,13 @@ class Bot:
         try:
             self.reap()  # FR-2.5: before anything else
             self.heartbeat.listen()
+            self.heartbeat.progress()
             self.heartbeat.start()
             self.recover()
             tick = 0
             while not self.stopping:
                 tick += 1
+                self.heartbeat.progress()
                 try:
                     self.tick(tick)
                 except Exception as exc:  # e.g. the database unreachable: next tick
@@ -468,7 +577,7 @@ class Bot:
                     )
                 if self.options.ticks is not None and tick >= self.options.ticks:
                     break
-                self._stop.wait(self.options.tick_seconds)
+                self._wait(self.options.tick_seconds)
         finally:
             self.shutdown()
         self.log(
@@ -484,6 +593,7 @@ class Bot:
         try:
             self.reap()
             self.heartbeat.listen()
+            self.heartbeat.progress()
             self.heartbeat.start()
             counts = self.recover()
             others = self.held_by_others()
@@ -511,7 +621,6 @@ class Bot:
             assert row is not None
             job_id = str(row[0]["id"])
             conn.execute("SELECT api.start_execution_job(%s, %s)", (job_id, self.worker))
-        self.started_jobs.add(job_id)
         self.heartbeat.set_job(job_id)
         self.log("job_started", job_id=job_id, trigger_reason=reason)
         return job_id
@@ -532,10 +641,12 @@ class Bot:
             self.log("job_finish_refused", job_id=job_id, error=one_line(exc))
 
     def fail_abandoned_jobs(self, job_ids: set[str], recovery_job: str) -> None:
-        """RUNNING jobs of this worker id that this process did not start are its previous
-        run's (worker ids are unique among live bots): fail them. The database refuses
-        (XJ409 job_worker_mismatch, XJ423) any other job, which is then left alone."""
-        for job_id in sorted(job_ids - self.started_jobs):
+        """The jobs of the trades the startup pass claimed, other than its own recovery job
+        (the only job this process has started by then), are a previous run's: fail those
+        still RUNNING under this worker id (worker ids are unique among live bots). The
+        database refuses (XJ409 job_worker_mismatch, XJ423) any other job, which is then
+        left alone."""
+        for job_id in sorted(job_ids - {recovery_job}):
             try:
                 self.db.rows(
                     "SELECT api.fail_execution_job(%s, %s, %s)",
@@ -582,15 +693,22 @@ class Bot:
         counts: Counter[str] = Counter()
         seen: set[str] = set()
         jobs: set[str] = set()
+        limit = self.options.claim_batch
         while not self.stopping:
+            self.heartbeat.progress()
+            # Skip what this pass claimed already and what this bot monitors: the function
+            # returns the caller's own claims too, so without it a pass would stop at the
+            # first batch whose trades are all still undecided.
+            exclude = sorted(seen | set(self.inflight))
             with self.heartbeat.claims_lock:
                 rows = self.db.rows(
-                    "SELECT api.claim_trades(%s, %s, %s, %s)",
+                    "SELECT api.claim_trades(%s, %s, %s, %s, %s::uuid[])",
                     (
                         self.worker,
                         self.options.lease,
                         timedelta(seconds=pending_older_than),
-                        CLAIM_BATCH,
+                        limit,
+                        exclude or None,
                     ),
                 )
             batch = [row[0] for row in rows]
@@ -602,6 +720,7 @@ class Bot:
             for trade in new:
                 if self.stopping:
                     break
+                self.heartbeat.progress()
                 jobs.add(str(trade["job_id"]))
                 self.log(
                     "trade_claimed",
@@ -623,7 +742,7 @@ class Bot:
                 for item in submitted:
                     result = results.get(item.trade_id)
                     counts[result or "still_pending_on_chain"] += 1
-            if len(batch) < CLAIM_BATCH:
+            if len(batch) < limit:
                 break
         if recovery_job is not None and jobs:
             self.fail_abandoned_jobs(jobs, recovery_job)
@@ -679,16 +798,11 @@ class Bot:
         self.reap()
         job = self.start_job("SCHEDULED_RUN", {"worker_id": self.worker, "tick": number})
         error: str | None = None
+        lost = False
         try:
             self.claim_pass(self.options.lease_seconds, "claim")
             if not self.stopping:
-                for intent in self.plan():
-                    if self.stopping:
-                        break
-                    if self.heartbeat.is_disabled(intent.vault):
-                        self.log("intent_dropped", vault=intent.vault, reason="bot disabled")
-                        continue
-                    self.execute(job, intent)
+                lost = self.execute_all(job, self.plan())
             if not self.stopping:
                 self.monitor(time.monotonic() + self.options.monitor_timeout_seconds)
             if self.stopping:
@@ -696,11 +810,33 @@ class Bot:
         except Exception as exc:
             error = one_line(exc)
             self.log("tick_failed", job_id=job, error=error, error_type=type(exc).__name__)
-        self.finish_job(job, error)
+        if lost:  # reaped meanwhile: FAILED already, nothing to finish
+            self.heartbeat.set_job(None)
+        else:
+            self.finish_job(job, error)
+
+    def execute_all(self, job: str, intents: Sequence[PlannedTrade]) -> bool:
+        """Work the tick's intents in order; True when the job was lost on the way."""
+        for intent in intents:
+            if self.stopping:
+                break
+            self.heartbeat.progress()
+            if self.heartbeat.is_disabled(intent.vault):
+                self.log("intent_dropped", vault=intent.vault, reason="bot disabled")
+                continue
+            try:
+                self.execute(job, intent)
+            except JobLost as exc:
+                self.log("job_lost", job_id=job, error=str(exc))
+                return True
+        return False
 
     def plan(self) -> list[PlannedTrade]:
-        disabled = self.heartbeat.disabled_vaults()
-        bots = [b for b in load_bots(self.db) if b.vault_address not in disabled]
+        # api.enabled_bots() is the authority; the disable marks received before it is
+        # read are reflected in it and forgotten, later ones drop intents in the tick.
+        mark = self.heartbeat.notification_mark()
+        bots = load_bots(self.db)
+        self.heartbeat.forget_disabled_before(mark)
         traders = load_traders(self.db)
         intents = list(self.planner.plan(bots, traders))
         self.log("planned", bots=len(bots), traders=len(traders), intents=len(intents))
@@ -710,6 +846,8 @@ class Bot:
 
     def execute(self, job_id: str, intent: PlannedTrade) -> None:
         """create PENDING -> blockhash -> sign -> record SUBMITTED -> broadcast (once)."""
+        if self.signer is None:
+            raise RuntimeError("no transaction signer is configured")
         key = client_order_id(job_id, intent)
         try:
             replay, trade = self.db.one(
@@ -758,13 +896,12 @@ class Bot:
             to_token=intent.to_token,
             amount_in=intent.amount_in,
             client_order_id=key,
+            reason=intent.reason,
         )
         self._crash_point("after_create", trade_id)
 
-        if self.signer is None:
-            raise RuntimeError("no transaction signer is configured")
         try:
-            blockhash = self._retry_unavailable(self.chain.get_latest_blockhash)
+            blockhash = self._latest_blockhash()
             tx = self.signer.sign(
                 Intent(
                     trade_id=trade_id,
@@ -830,10 +967,10 @@ class Bot:
             )
         self._crash_point("after_broadcast", trade_id)
 
-    def _retry_unavailable(self, call: Callable[[], T]) -> T:
+    def _latest_blockhash(self) -> Blockhash:
         for attempt in range(BLOCKHASH_ATTEMPTS):
             try:
-                return call()
+                return self.chain.get_latest_blockhash()
             except ChainUnavailable as exc:
                 self.log("chain_unavailable", during="get_latest_blockhash", error=one_line(exc))
                 if attempt == BLOCKHASH_ATTEMPTS - 1:
@@ -851,9 +988,10 @@ class Bot:
                 if time.monotonic() >= deadline:
                     self.log("monitor_timeout", still_in_flight=len(self.inflight))
                     return
-                if self._stop.wait(self.options.poll_seconds):
+                if self._wait(self.options.poll_seconds):
                     return
             first = False
+            self.heartbeat.progress()
             self.poll(list(self.inflight.values()))
 
     def poll(self, items: Sequence[InFlight]) -> dict[str, str | None]:
@@ -877,7 +1015,16 @@ class Bot:
             status = statuses.get(item.signature)
             if status is None:  # no answer for it: unknown, not "not found"
                 continue
-            results[item.trade_id] = self._decide(item, status, height)
+            self.heartbeat.progress()
+            try:
+                results[item.trade_id] = self._decide(item, status, height)
+            except psycopg.Error as exc:  # one trade's refusal must not stop the others
+                self.log(
+                    "trade_poll_error",
+                    trade_id=item.trade_id,
+                    error=one_line(exc),
+                    sqlstate=sqlstate(exc),
+                )
         return results
 
     def _decide(self, item: InFlight, status: SignatureStatus, height: int) -> str | None:
@@ -890,20 +1037,29 @@ class Bot:
         if status.found:
             return None  # processed, not final yet
         lvbh = item.last_valid_block_height
-        if lvbh is not None and height > lvbh:
-            return self._settle_failed(item, expired_message(lvbh), None, "expired")
+        if lvbh is not None:
+            if height > lvbh:
+                return self._settle_failed(item, expired_message(lvbh), None, "expired")
+            return None
+        # No last valid block height recorded (a trade marked SUBMITTED through the HTTP
+        # API or the seed): the height cannot prove it expired, its age does.
+        if item.submitted_at is not None:
+            age = (datetime.now(UTC) - item.submitted_at).total_seconds()
+            if age > self.options.max_unknown_age_seconds:
+                return self._settle_failed(item, unknown_age_message(age), None, "expired")
         return None
 
     def _settle_confirmed(self, item: InFlight, status: SignatureStatus) -> str | None:
         actual = status.amount_out
         if actual is None:
-            # The chain did not say what the swap delivered (the RPC chain needs
-            # getTransaction for that): record the quote, no slippage, and say so.
-            self.log("amount_out_unknown", trade_id=item.trade_id, signature=item.signature)
-            actual = item.expected_amount_out
-            slippage = None
-        else:
-            slippage = slippage_percent(item.expected_amount_out, actual)
+            # The chain did not say what the swap delivered (app/chain/rpc.py has no
+            # getTransaction yet): a CONFIRMED record is immutable, so never make the
+            # amount up; leave the trade SUBMITTED (still pending) and say so once.
+            if item.trade_id not in self._amount_unknown:
+                self._amount_unknown.add(item.trade_id)
+                self.log("amount_out_unknown", trade_id=item.trade_id, signature=item.signature)
+            return None
+        slippage = slippage_percent(item.expected_amount_out, actual)
         try:
             self.db.rows(
                 "SELECT changed FROM api.mark_trade_confirmed(%s, %s, %s, %s)",
@@ -928,7 +1084,7 @@ class Bot:
         return self._settled(item, resolution, error=reason, gas_fee=fee)
 
     def _settled(self, item: InFlight, resolution: str, **fields: Any) -> str:
-        self.inflight.pop(item.trade_id, None)
+        self._forget(item.trade_id)
         self.count(resolution)
         self.log(
             "trade_resolved",
@@ -944,7 +1100,7 @@ class Bot:
     def _moved_on(self, item: InFlight, exc: psycopg.Error) -> str:
         if sqlstate(exc) != REFUSED:
             raise exc
-        self.inflight.pop(item.trade_id, None)
+        self._forget(item.trade_id)
         trade = self.db.value("SELECT api.get_trade(%s)", (item.trade_id,))
         self.log(
             "trade_moved_on",
@@ -953,6 +1109,10 @@ class Bot:
             error=one_line(exc),
         )
         return "moved_on"
+
+    def _forget(self, trade_id: str) -> None:
+        self.inflight.pop(trade_id, None)
+        self._amount_unknown.discard(trade_id)
 
     # -- the end -----------------------------------------------------------------------
 
@@ -1054,6 +1214,20 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         default=0.5,
         help="seconds between two looks at in-flight trades (default 0.5)",
     )
+    p.add_argument(
+        "--claim-batch",
+        type=_positive(int),
+        default=CLAIM_BATCH,
+        help=f"trades taken per api.claim_trades call of a claim pass (default {CLAIM_BATCH})",
+    )
+    p.add_argument(
+        "--max-unknown-age-seconds",
+        type=_positive(float),
+        default=MAX_UNKNOWN_AGE_SECONDS,
+        help="a SUBMITTED trade without a recorded last valid block height that is still "
+        "not found this long after its submission is FAILED as expired (default "
+        f"{MAX_UNKNOWN_AGE_SECONDS:g})",
+    )
 
 
 def register_cli(subparsers: Any) -> None:
@@ -1109,7 +1283,7 @@ def _build_chain(args: argparse.Namespace, need_signer: bool) -> tuple[Chain, Si
             state_file=args.sim_state,
             unavailable_rate=args.sim_unavailable_rate,
         )
-        return chain, SimulatedSigner(chain)
+        return chain, SimulatedSigner()
     if not args.rpc_url:
         raise ValueError("--chain rpc needs --rpc-url")
     if need_signer:
@@ -1132,6 +1306,8 @@ def _make_bot(args: argparse.Namespace, need_signer: bool) -> Bot:
         poll_seconds=args.poll_seconds,
         tick_seconds=getattr(args, "tick_seconds", 30.0),
         ticks=getattr(args, "ticks", None),
+        claim_batch=args.claim_batch,
+        max_unknown_age_seconds=args.max_unknown_age_seconds,
     )
     log = JsonLog(worker)
     chain, signer = _build_chain(args, need_signer)
@@ -1139,7 +1315,7 @@ def _make_bot(args: argparse.Namespace, need_signer: bool) -> Bot:
     crash_at = os.environ.get(CRASH_ENV) or None
     if crash_at is not None and crash_at not in CRASH_POINTS:
         raise ValueError(f"{CRASH_ENV} must be one of {', '.join(CRASH_POINTS)}")
-    url = _database_url()
+    url = with_statement_timeout(_database_url(), options.lease_seconds)
     actor = f"bot:{worker}"
     db = BotDb(url, actor)
     try:
@@ -1150,11 +1326,20 @@ def _make_bot(args: argparse.Namespace, need_signer: bool) -> Bot:
     return Bot(db, heartbeat, chain, signer, planner, options, log, crash_at)
 
 
+def with_statement_timeout(url: str, seconds: float) -> str:
+    """The connection string with `-c statement_timeout=<seconds in ms>` added to its
+    options (kept): no statement of the bot waits longer than a lease."""
+    params = conninfo_to_dict(url)
+    timeout = f"-c statement_timeout={max(1, round(seconds * 1000))}"
+    options = str(params.get("options") or "").strip()
+    return make_conninfo(url, options=f"{options} {timeout}".strip())
+
+
 def _install_signals(bot: Bot) -> None:
     def handler(signum: int, _frame: object) -> None:
-        name = signal.Signals(signum).name
-        bot.log("signal", signal=name)
-        bot.request_stop(name)
+        # No log, no lock: the main thread may hold the log's lock right now. It notices
+        # the request at its next check (bot.stopping), and logs it there.
+        bot.on_signal(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
@@ -1162,7 +1347,7 @@ def _install_signals(bot: Bot) -> None:
 
 def _close(bot: Bot) -> None:
     bot.db.close()
-    bot.heartbeat.db.close()
+    bot.heartbeat.close()
     close = getattr(bot.chain, "close", None)
     if callable(close):
         close()

@@ -36,9 +36,14 @@ def conflict_rule(exc: BaseException) -> str | None:
     return None
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception as one short line (for logs and error columns)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+def one_line(exc: BaseException, primary: bool = False) -> str:
+    """An exception as one short line (for logs and error columns). `primary`: of a
+    database error, its primary message only (without DETAIL, HINT and CONTEXT), as the
+    command line prints a refusal."""
+    text = str(exc)
+    if primary and isinstance(exc, psycopg.Error) and exc.diag.message_primary:
+        text = exc.diag.message_primary
+    text = " ".join(text.split()) or type(exc).__name__
     return text[:2000]
 
 
@@ -67,10 +72,13 @@ class BotDb:
         return False
 
     @contextmanager
-    def tx(self) -> Iterator[psycopg.Connection[Any]]:
-        """A transaction as the role, with the actor set; commits when the block ends."""
+    def tx(self, read_only: bool = False) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction as the role, with the actor set; commits when the block ends.
+        `read_only`: a READ ONLY transaction (set before anything else runs in it)."""
         self.ensure_open()
         with self.conn.transaction():
+            if read_only:
+                self.conn.execute("SET TRANSACTION READ ONLY")
             self.conn.execute(self._prelude)
             self.conn.execute("SELECT set_config('xorj.actor', %s, true)", (self.actor,))
             yield self.conn

@@ -14,14 +14,16 @@ Any refusal rolls that transaction back, and the run is then FAILED
 * an element the database refuses, its XJ422 index turned back into a line:
   `line 500: invalid xorj_trust_score: must be 0 or more`,
   `line 900: invalid wallet_address: duplicates line 10`;
-* an empty file (no score at all): refused, the run FAILED, unless --allow-empty, which
-  completes a run with no traders. (A completed empty run would become the latest run
-  and leave the bot with no trader to follow, so it must be asked for.)
+* an empty file (no score at all): the database refuses to complete a run holding no
+  score (api.complete_scoring_run, XJ422 on scores), so the run is FAILED, unless
+  --allow-empty, which passes allow_empty and completes a run with no traders. (A
+  completed empty run would become the latest run and leave the bot with no trader to
+  follow, so it must be asked for.)
 
 The previous completed run stays the one ranked whatever happens. Blank lines are
 skipped (each ends a chunk, so indexes still match lines). The file is read line by
-line, never held whole: memory is one chunk. Every call runs as role xorj_engine
-(SET LOCAL ROLE) with xorj.actor = 'engine:loader'. A progress line (lines, lines/s)
+line, never held whole: memory is one chunk. Every call runs as role xorj_engine with
+xorj.actor = 'engine:loader' (app.workers.dbsync.BotDb). A progress line (lines, lines/s)
 is drawn on stderr when it is a terminal.
 """
 
@@ -39,6 +41,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import psycopg
+
+from app.workers.dbsync import INVALID, BotDb, one_line
 
 ACTOR = "engine:loader"
 ROLE = "xorj_engine"
@@ -155,16 +159,6 @@ def read_chunks(stream: IO[bytes], size: int) -> Iterator[tuple[int, list[str]]]
         yield first, chunk
 
 
-def _as_engine(conn: psycopg.Connection) -> None:
-    """Inside a transaction: act as xorj_engine, named engine:loader in the audit."""
-    conn.execute(f"SET LOCAL ROLE {ROLE}")
-    conn.execute("SELECT set_config('xorj.actor', %s, true)", (ACTOR,))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _earlier_line(path: Path | None, wallet: str, before: int) -> int | None:
     """The first line before line `before` of the file whose wallet_address is `wallet`:
     a second streaming pass, only after a refusal."""
@@ -190,8 +184,13 @@ def describe_refusal(exc: psycopg.Error, first: int, lines: list[str], path: Pat
     indexes turned into line numbers (line = i + 1):
     `line 500: invalid xorj_trust_score: must be 0 or more`."""
     diag = exc.diag
-    message = _one_line(diag.message_primary or str(exc))
+    message = one_line(exc, primary=True)
     column = diag.column_name or ""
+    if column == "scores" and exc.sqlstate == INVALID:  # the completion of an empty run
+        return (
+            f"no scores in the file: {message}; the latest completed run stays ranked "
+            "(--allow-empty completes a run with no traders)"
+        )
     found = _INDEX.fullmatch(column)
     if not found:
         last = first + len(lines)
@@ -220,18 +219,13 @@ def describe_refusal(exc: psycopg.Error, first: int, lines: list[str], path: Pat
     return f"line {number}: {text}"
 
 
-def _fail_run(conn: psycopg.Connection, url: str, run_id: str, error: str) -> str | None:
-    """Mark the run FAILED in a transaction of its own (on a new connection if `conn` was
-    lost); the problem, if that fails too."""
+def _fail_run(db: BotDb, run_id: str, error: str) -> str | None:
+    """Mark the run FAILED in a transaction of its own (on a new connection if the
+    connection was lost); the problem, if that fails too."""
     try:
-        with ExitStack() as stack:
-            if conn.closed or conn.broken:
-                conn = stack.enter_context(psycopg.connect(url, autocommit=True))
-            with conn.transaction():
-                _as_engine(conn)
-                conn.execute("SELECT api.fail_scoring_run(%s, %s)", (run_id, error[:10000]))
+        db.rows("SELECT api.fail_scoring_run(%s, %s)", (run_id, error[:10000]))
     except psycopg.Error as exc:
-        return _one_line(str(exc))
+        return one_line(exc)
     return None
 
 
@@ -260,9 +254,9 @@ def load_file(
                 stream = stack.enter_context(file_path.open("rb"))
             except OSError as exc:
                 raise LoadError(f"cannot read {path}: {exc.strerror}") from None
-        conn = stack.enter_context(psycopg.connect(url, autocommit=True))
-        with conn.transaction():
-            _as_engine(conn)
+        db = BotDb(url, ACTOR, role=ROLE)
+        stack.callback(db.close)
+        with db.tx() as conn:
             (run,) = conn.execute("SELECT api.create_scoring_run()").fetchone()
             run_id: str = run["id"]
             conn.execute("SELECT api.start_scoring_run(%s)", (run_id,))
@@ -273,8 +267,7 @@ def load_file(
         error: str | None = None
         current: tuple[int, list[str]] = (0, [])
         try:
-            with conn.transaction():
-                _as_engine(conn)
+            with db.tx() as conn:
                 for first, texts in read_chunks(stream, chunk):
                     current = (first, texts)
                     body = "[" + ",".join(texts) + "]"
@@ -285,25 +278,22 @@ def load_file(
                     count += added
                     lines = first + len(texts)
                     bar.update(lines)
-                if count == 0 and not allow_empty:
-                    raise LoadError(
-                        "no scores in the file: refused, the latest completed run stays "
-                        "ranked (--allow-empty completes a run with no traders)"
-                    )
-                conn.execute("SELECT api.complete_scoring_run(%s, '[]'::jsonb)", (run_id,))
+                conn.execute(
+                    "SELECT api.complete_scoring_run(%s, '[]'::jsonb, %s)", (run_id, allow_empty)
+                )
         except LoadError as exc:
             error = str(exc)
         except psycopg.Error as exc:
             error = describe_refusal(exc, current[0], current[1], file_path)
         except KeyboardInterrupt:
             bar.close(lines)
-            _fail_run(conn, url, run_id, f"interrupted after line {lines}")
+            _fail_run(db, run_id, f"interrupted after line {lines}")
             raise
         bar.close(lines)
         if error is not None:
             name = "standard input" if file_path is None else file_path.name
             message = f"{name}: {error}"
-            problem = _fail_run(conn, url, run_id, message)
+            problem = _fail_run(db, run_id, message)
             if problem:
                 message += f" (and the run could not be marked FAILED: {problem})"
             return LoadResult(run_id, "FAILED", 0, lines, time.perf_counter() - started, message)

@@ -24,6 +24,8 @@ from typing import Any
 
 import psycopg
 
+from app.workers.dbsync import BotDb, one_line
+
 ROLE = "xorj_bot"
 ACTOR = "ops:cli"
 DEFAULT_LIMIT = 50
@@ -103,12 +105,14 @@ def table(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> list[str
 
 
 def call(url: str, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    """Rows of a SETOF jsonb api function, as xorj_bot in a read-only transaction."""
-    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
-        conn.execute("SET TRANSACTION READ ONLY")
-        conn.execute(f"SET LOCAL ROLE {ROLE}")
-        conn.execute("SELECT set_config('xorj.actor', %s, true)", (ACTOR,))
-        return [row[0] for row in conn.execute(query, params)]
+    """Rows of a SETOF jsonb api function, as xorj_bot (app.workers.dbsync.BotDb) in a
+    read-only transaction."""
+    db = BotDb(url, ACTOR, role=ROLE)
+    try:
+        with db.tx(read_only=True) as conn:
+            return [row[0] for row in conn.execute(query, params)]
+    finally:
+        db.close()
 
 
 def list_trades(
@@ -146,8 +150,7 @@ def _show(what: str, columns: Sequence[Column], rows: list[dict[str, Any]], limi
 
 
 def _refused(exc: psycopg.Error) -> int:
-    message = exc.diag.message_primary or str(exc)
-    print(f"xorj: {' '.join(message.split())}", file=sys.stderr)
+    print(f"xorj: {one_line(exc, primary=True)}", file=sys.stderr)
     return 1
 
 

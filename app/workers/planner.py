@@ -48,7 +48,6 @@ class BotConfig:
     vault_address: str
     risk_profile: str
     investment_amount: Decimal | None
-    max_drawdown_limit: Decimal
     position_size_percent: Decimal
 
 

@@ -127,9 +127,11 @@ CREATE TABLE xorj.trades (
         CHECK (from_token_address <> to_token_address),
     CONSTRAINT trades_amount_in_positive
         CHECK (amount_in > 0),
-    -- Realized slippage in percent; positive is worse than expected.
+    -- Realized slippage in percent; positive is worse than expected. At most 100 (a
+    -- fill of nothing); no lower bound: a fill better than twice the quote is below -100.
+    -- NaN is refused (NaN sorts above every number, so <= 100 is false for it).
     CONSTRAINT trades_slippage_range
-        CHECK (slippage_realized IS NULL OR slippage_realized BETWEEN -100 AND 100),
+        CHECK (slippage_realized IS NULL OR slippage_realized <= 100),
     CONSTRAINT trades_submitted_has_signature
         CHECK (status NOT IN ('SUBMITTED', 'CONFIRMED')
                OR (transaction_signature IS NOT NULL AND submitted_at IS NOT NULL)),

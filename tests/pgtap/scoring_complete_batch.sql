@@ -4,7 +4,7 @@
 -- nothing is saved and the run stays RUNNING. A valid batch is saved whole and the run
 -- becomes COMPLETED, in the caller's transaction.
 BEGIN;
-SELECT plan(37);
+SELECT plan(40);
 
 -- The error of completing run :r with this batch: sqlstate, column and detail.
 CREATE FUNCTION pg_temp.batch_err(p_run uuid, p_scores text) RETURNS text
@@ -127,10 +127,22 @@ SELECT results_eq(
 SELECT is((SELECT status::text FROM xorj.scoring_runs WHERE id = :'r'), 'COMPLETED', 'the stored run is COMPLETED');
 SET LOCAL ROLE xorj_engine;
 
--- an empty batch completes a run with no traders
+-- a run with no score at all is refused, unless allow_empty: a completed empty run would
+-- become the latest and leave ranked_traders empty
 SELECT (api.create_scoring_run()->>'id')::uuid AS r2 \gset
 SELECT api.start_scoring_run(:'r2') \gset ignored_
-SELECT is(api.complete_scoring_run(:'r2', '[]')->>'status', 'COMPLETED', 'an empty batch completes the run');
+SELECT is(tests.error_fields(format('SELECT api.complete_scoring_run(%L, ''[]'')', :'r2'),
+                             'sqlstate', 'message', 'column', 'constraint'),
+    '{"sqlstate": "XJ422", "column": "scores",
+      "message": "invalid scores: a scoring run cannot complete with no score"}'::jsonb,
+    'an empty batch on a run with no score is XJ422 on scores');
+SELECT ok(tests.error_of(format('SELECT api.complete_scoring_run(%L, ''[]'', false)', :'r2'))->>'hint'
+          LIKE '%allow_empty%', 'the hint names allow_empty');
+RESET ROLE;
+SELECT is((SELECT status::text FROM xorj.scoring_runs WHERE id = :'r2'), 'RUNNING', 'the refused run stays RUNNING');
+SET LOCAL ROLE xorj_engine;
+SELECT is(api.complete_scoring_run(:'r2', '[]', p_allow_empty => true)->>'status', 'COMPLETED',
+          'with allow_empty an empty batch completes a run with no traders');
 SELECT is((SELECT count(*)::int FROM api.run_scores(:'r2')), 0, 'with no scores');
 
 -- the same wallet in two runs is fine

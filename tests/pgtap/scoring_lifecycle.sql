@@ -32,10 +32,10 @@ SELECT ok((:'a_run'::jsonb->>'started_at')::timestamptz BETWEEN :'t1'::timestamp
           'started_at is the clock time of the start');
 SELECT ok((:'a_run'::jsonb->>'completed_at') IS NULL, 'a RUNNING run has no completed_at');
 
--- complete (an empty batch: a run with no traders)
+-- complete (an empty batch, allowed: a run with no traders)
 SELECT pg_sleep(0.01) \gset
 SELECT clock_timestamp() AS t2 \gset
-SELECT api.complete_scoring_run((:'a'::jsonb->>'id')::uuid, '[]') AS a_done \gset
+SELECT api.complete_scoring_run((:'a'::jsonb->>'id')::uuid, '[]', p_allow_empty => true) AS a_done \gset
 SELECT is(:'a_done'::jsonb->>'status', 'COMPLETED', 'complete_scoring_run: RUNNING -> COMPLETED');
 SELECT is(:'a_done'::jsonb->'scores_inserted', '0'::jsonb, 'an empty batch inserts 0 scores');
 SELECT ok((:'a_done'::jsonb->>'completed_at')::timestamptz BETWEEN :'t2'::timestamptz AND clock_timestamp(),

@@ -3,7 +3,7 @@
 -- still PENDING; claims hand each unfinished trade to one bot at a time, expire, renew
 -- and release.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
 CREATE TEMP TABLE j AS SELECT tests.running_job() AS id;
@@ -71,6 +71,11 @@ SELECT is((SELECT trade->>'claimed_by' FROM api.mark_trade_failed((SELECT id FRO
 SELECT is((SELECT count(*) FROM api.claim_trades('bot-d', interval '30 seconds')), 0::bigint,
           'finished trades are never claimed');
 SELECT throws_ok($$SELECT api.claim_trades('bot-x', interval '2 hours')$$, 'XJ422', NULL, 'a lease over an hour is invalid');
+SELECT is((SELECT count(*) FROM api.claim_trades('bot-a', interval '30 seconds', interval '0', 10,
+                                                  ARRAY[(SELECT id FROM t)])), 0::bigint,
+          'a trade the caller excludes (it already works it) is not handed out again');
+SELECT is((SELECT count(*) FROM api.claim_trades('bot-a', interval '30 seconds', interval '0', 10, NULL)),
+          1::bigint, 'without exclusions the caller gets its own claim back');
 RESET ROLE;
 
 SELECT * FROM finish();
