@@ -11,6 +11,54 @@ AS $fn$
     SELECT left(coalesce(nullif(current_setting('xorj.actor', true), ''), session_user::text), 200)
 $fn$;
 
+-- The verified caller of a user-facing function: the wallet of the JSON Web Token claims
+-- that the adapter put into the transaction after verifying the token, as PostgREST does:
+--     SELECT set_config('request.jwt.claims', '{"wallet_address": "...", ...}', true)
+-- The wallet is the claim wallet_address, else sub (as the original system); it is never
+-- taken from a parameter, so a caller acting as xorj_api reaches only that wallet's state.
+-- No claims in the transaction, claims that are not a JSON object, a service token's
+-- claims (role engine or bot) or no wallet: 42501. A wallet that is not a Solana
+-- address: XJ422 on wallet.
+CREATE OR REPLACE FUNCTION xorj.claimed_wallet() RETURNS xorj.solana_address
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog
+AS $fn$
+DECLARE
+    v_raw    text := current_setting('request.jwt.claims', true);
+    v_claims jsonb;
+    v_wallet jsonb;
+BEGIN
+    IF v_raw IS NULL OR v_raw = '' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '42501',
+            MESSAGE = 'no verified caller: request.jwt.claims is not set in this transaction',
+            DETAIL  = 'The user functions act for the wallet of the verified token only.',
+            HINT    = 'Set the verified token''s claims with set_config(''request.jwt.claims'', <json>, true) in the same transaction.';
+    END IF;
+    v_claims := v_raw::jsonb;
+    IF jsonb_typeof(v_claims) IS DISTINCT FROM 'object'
+       OR coalesce(v_claims ->> 'role', 'user') <> 'user' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '42501',
+            MESSAGE = 'request.jwt.claims are not the claims of a user token',
+            DETAIL  = 'A service token (role engine or bot) does not act for a wallet.',
+            HINT    = 'Call the user functions with a user''s verified claims.';
+    END IF;
+    v_wallet := v_claims -> 'wallet_address';
+    IF v_wallet IS NULL OR v_wallet IN ('null'::jsonb, '""'::jsonb) THEN
+        v_wallet := v_claims -> 'sub';
+    END IF;
+    IF jsonb_typeof(v_wallet) IS DISTINCT FROM 'string' THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '42501',
+            MESSAGE = 'request.jwt.claims name no wallet (wallet_address or sub)',
+            DETAIL  = 'The user functions act for the wallet of the verified token only.',
+            HINT    = 'A user token carries its wallet in wallet_address (or sub).';
+    END IF;
+    RETURN xorj.check_address('wallet', v_wallet #>> '{}');
+END
+$fn$;
+
 -- Invalid input: SQLSTATE XJ422, with the field in COLUMN.
 CREATE OR REPLACE FUNCTION xorj.raise_invalid(p_field text, p_message text, p_hint text DEFAULT NULL)
 RETURNS void

@@ -1,5 +1,10 @@
 -- Bot states: each user's bot on or off, and the vault it trades for. Role xorj_api
--- (status, enable, disable); xorj_bot reads the planner's input (api.enabled_bots).
+-- (status, enable, disable); xorj_bot reads the planner's input (api.enabled_bots) and
+-- the feed of changes (api.bot_state_changes).
+--
+-- The user functions act for the wallet of the verified token, read from the
+-- transaction's claims (xorj.claimed_wallet(), procedures/00_common.sql), never from a
+-- parameter: a caller acting as xorj_api reads and changes its own wallet's bot only.
 --
 -- The state is the row of xorj.bot_states whose user_id is the wallet; it lives in the
 -- database, never in a process, so a restart loses nothing and every instance sees the
@@ -34,10 +39,10 @@
 --     it rolls back. Because the audit row is written while the bot_states row is locked,
 --     the bot_state_events ids of one wallet follow its commit order: the row's enabled
 --     always equals the enabled of the wallet's last event (false when it has none).
---   * Both return {"changed": bool, "status": api.bot_status(wallet)}.
+--   * Both return {"changed": bool, "status": <api.bot_status() after the change>}.
 --
--- Errors: XJ422 COLUMN 'wallet' or 'vaultAddress' (not a Solana address); XJ409
--- CONSTRAINT 'vault_in_use'.
+-- Errors: 42501 without a user's claims; XJ422 COLUMN 'wallet' or 'vaultAddress' (not a
+-- Solana address); XJ409 CONSTRAINT 'vault_in_use'.
 
 -- The settings the bot trades with: the user's saved row, else a row of the column
 -- defaults of xorj.user_settings (migration 0002; tests/pgtap/bot_status_default.sql
@@ -78,10 +83,9 @@ $fn$;
 --   SUBMITTED); consecutive_failures = FAILED trades completed after the latest
 --   CONFIRMED one; last_failure_at; and the user's limits (max_drawdown_limit,
 --   stop_loss_enabled, take_profit_enabled, from their settings or the defaults).
-CREATE OR REPLACE FUNCTION api.bot_status(p_wallet text)
+CREATE OR REPLACE FUNCTION xorj.bot_status(p_wallet text)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
-SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
@@ -158,8 +162,17 @@ BEGIN
             'take_profit_enabled', s.take_profit_enabled));
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.bot_status(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.bot_status(text) TO xorj_api;
+
+CREATE OR REPLACE FUNCTION api.bot_status()
+RETURNS jsonb
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+    SELECT xorj.bot_status(xorj.claimed_wallet())
+$fn$;
+REVOKE ALL ON FUNCTION api.bot_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.bot_status() TO xorj_api;
 
 -- After a change of a wallet's bot state: the audit row and the notification.
 CREATE OR REPLACE FUNCTION xorj.bot_state_changed(b xorj.bot_states)
@@ -190,15 +203,15 @@ BEGIN
 END
 $fn$;
 
--- POST /api/bot/enable: enable the wallet's bot, registering p_vault_address when given.
-CREATE OR REPLACE FUNCTION api.enable_bot(p_wallet text, p_vault_address text DEFAULT NULL)
+-- POST /api/bot/enable: enable the caller's bot, registering p_vault_address when given.
+CREATE OR REPLACE FUNCTION api.enable_bot(p_vault_address text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    v_wallet     xorj.solana_address := xorj.check_address('wallet', p_wallet);
+    v_wallet     xorj.solana_address := xorj.claimed_wallet();
     v_vault      xorj.solana_address;
     v_row        xorj.bot_states;
     v_changed    boolean;
@@ -250,21 +263,21 @@ BEGIN
     IF v_changed THEN
         PERFORM xorj.bot_state_changed(v_row);
     END IF;
-    RETURN jsonb_build_object('changed', v_changed, 'status', api.bot_status(v_wallet));
+    RETURN jsonb_build_object('changed', v_changed, 'status', xorj.bot_status(v_wallet));
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.enable_bot(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.enable_bot(text, text) TO xorj_api;
+REVOKE ALL ON FUNCTION api.enable_bot(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.enable_bot(text) TO xorj_api;
 
--- POST /api/bot/disable: disable the wallet's bot (its vault stays registered).
-CREATE OR REPLACE FUNCTION api.disable_bot(p_wallet text)
+-- POST /api/bot/disable: disable the caller's bot (its vault stays registered).
+CREATE OR REPLACE FUNCTION api.disable_bot()
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    v_wallet   xorj.solana_address := xorj.check_address('wallet', p_wallet);
+    v_wallet   xorj.solana_address := xorj.claimed_wallet();
     v_row      xorj.bot_states;
     v_inserted boolean;
     v_changed  boolean := false;
@@ -283,11 +296,11 @@ BEGIN
     IF v_changed THEN
         PERFORM xorj.bot_state_changed(v_row);
     END IF;
-    RETURN jsonb_build_object('changed', v_changed, 'status', api.bot_status(v_wallet));
+    RETURN jsonb_build_object('changed', v_changed, 'status', xorj.bot_status(v_wallet));
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.disable_bot(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.disable_bot(text) TO xorj_api;
+REVOKE ALL ON FUNCTION api.disable_bot() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.disable_bot() TO xorj_api;
 
 -- The execution bot's planner input: every enabled bot with a registered vault, and the
 -- settings it trades with (the user's, or the defaults when never saved), by wallet.
@@ -308,3 +321,56 @@ AS $fn$
 $fn$;
 REVOKE ALL ON FUNCTION api.enabled_bots() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.enabled_bots() TO xorj_bot;
+
+-- The feed of bot state changes for bots that cannot LISTEN (behind a transaction pooler
+-- notifications never arrive), read from a cursor:
+--     api.bot_state_changes(NULL)      -> {"cursor": C, "events": []}   (start here)
+--     api.bot_state_changes(C)         -> {"cursor": C2, "events": [...]}
+-- A cursor is the oldest transaction still running at the previous read (the xmin of its
+-- snapshot), as text. Every event written by a transaction from the cursor on that has
+-- committed is returned, oldest transaction first, so an event is never missed whatever
+-- the order in which the transactions commit; an event may come twice (its transaction
+-- was older than a later cursor): readers skip the ids they have seen. Each event is
+-- {"id", "wallet", "enabled", "vault_address", "at", "txid"}, at most p_limit (1..10000) per
+-- read; when a read is full, the next cursor is its last transaction.
+CREATE OR REPLACE FUNCTION api.bot_state_changes(p_cursor text, p_limit integer DEFAULT 1000)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_xmin   xid8 := pg_snapshot_xmin(pg_current_snapshot());
+    v_after  xid8;
+    v_events jsonb;
+    v_count  integer;
+    v_last   xid8;
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
+        PERFORM xorj.raise_invalid('limit', 'must be 1..10000');
+    END IF;
+    IF p_cursor IS NULL THEN
+        RETURN jsonb_build_object('cursor', v_xmin::text, 'events', '[]'::jsonb);
+    END IF;
+    IF p_cursor !~ '^[0-9]{1,20}$' THEN
+        PERFORM xorj.raise_invalid('cursor', 'is not a cursor of api.bot_state_changes',
+            'Start with NULL and pass back the cursor of the previous read.');
+    END IF;
+    v_after := p_cursor::xid8;
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'id', e.id, 'wallet', e.user_id::text, 'enabled', e.enabled,
+               'vault_address', e.vault_address::text, 'at', e.at, 'txid', e.txid::text)
+               ORDER BY e.txid, e.id), '[]'),
+           count(*), max(e.txid)
+      INTO v_events, v_count, v_last
+      FROM (SELECT * FROM xorj.bot_state_events
+             WHERE txid >= v_after
+             ORDER BY txid, id
+             LIMIT p_limit) e;
+    RETURN jsonb_build_object(
+        'cursor', (CASE WHEN v_count = p_limit AND v_last < v_xmin THEN v_last ELSE v_xmin END)::text,
+        'events', v_events);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.bot_state_changes(text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.bot_state_changes(text, integer) TO xorj_bot;

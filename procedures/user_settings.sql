@@ -1,13 +1,15 @@
 -- User settings: each wallet's risk profile and limits, one xorj.user_settings row per
--- wallet. Role xorj_api (read and update); xorj_bot may read.
+-- wallet. Role xorj_api (read and update), for the wallet of the verified token only: the
+-- wallet comes from the transaction's claims (xorj.claimed_wallet(), 00_common.sql),
+-- never from a parameter. (The bot reads settings through api.enabled_bots.)
 --
 -- The shape callers see (the original API's `data`):
 --   {"walletAddress", "riskProfile", "maxDrawdownLimit", "positionSizePercent",
 --    "stopLossEnabled", "takeProfitEnabled", "investmentAmount" (number or null),
 --    "lastUpdated" (updated_at), "createdAt", "version"}
--- api.get_user_settings returns SQL NULL for a wallet that never saved its settings.
+-- api.get_user_settings() returns SQL NULL for a wallet that never saved its settings.
 --
--- api.update_user_settings(wallet, patch, expected_version):
+-- api.update_user_settings(patch, expected_version):
 --   * patch is a flat JSON object with any of the keys riskProfile (one of
 --     Conservative, Balanced, Aggressive), maxDrawdownLimit (number 1..50),
 --     positionSizePercent (number 1..25), stopLossEnabled and takeProfitEnabled
@@ -50,15 +52,15 @@ AS $fn$
         'version', s.version)
 $fn$;
 
--- GET /api/user/settings: the wallet's settings, or NULL when never saved.
-CREATE OR REPLACE FUNCTION api.get_user_settings(p_wallet text)
+-- GET /api/user/settings: the caller's settings, or NULL when never saved.
+CREATE OR REPLACE FUNCTION api.get_user_settings()
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    v_wallet xorj.solana_address := xorj.check_address('wallet', p_wallet);
+    v_wallet xorj.solana_address := xorj.claimed_wallet();
     s        xorj.user_settings;
 BEGIN
     SELECT * INTO s FROM xorj.user_settings WHERE wallet_address = v_wallet;
@@ -68,8 +70,8 @@ BEGIN
     RETURN xorj.user_settings_json(s);
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.get_user_settings(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.get_user_settings(text) TO xorj_api, xorj_bot;
+REVOKE ALL ON FUNCTION api.get_user_settings() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.get_user_settings() TO xorj_api;
 
 -- A number of the patch from p_min to p_max (above p_min when p_min_exclusive), or XJ422
 -- naming the field, with the allowed range in the message and the hint.
@@ -116,8 +118,8 @@ BEGIN
 END
 $fn$;
 
--- POST /api/user/settings: apply a patch to the wallet's settings (see the header).
-CREATE OR REPLACE FUNCTION api.update_user_settings(p_wallet text, p_patch jsonb,
+-- POST /api/user/settings: apply a patch to the caller's settings (see the header).
+CREATE OR REPLACE FUNCTION api.update_user_settings(p_patch jsonb,
                                                     p_expected_version bigint DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -127,7 +129,7 @@ AS $fn$
 DECLARE
     c_keys constant text[] := ARRAY['riskProfile', 'maxDrawdownLimit', 'positionSizePercent',
                                     'stopLossEnabled', 'takeProfitEnabled', 'investmentAmount'];
-    v_wallet  xorj.solana_address := xorj.check_address('wallet', p_wallet);
+    v_wallet  xorj.solana_address := xorj.claimed_wallet();
     v_key     text;
     v_value   jsonb;
     s         xorj.user_settings;   -- the row as read (locked)
@@ -245,5 +247,5 @@ BEGIN
     RETURN xorj.user_settings_json(s);
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.update_user_settings(text, jsonb, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.update_user_settings(text, jsonb, bigint) TO xorj_api;
+REVOKE ALL ON FUNCTION api.update_user_settings(jsonb, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.update_user_settings(jsonb, bigint) TO xorj_api;

@@ -103,4 +103,58 @@ BEGIN
 END
 $fn$;
 
+
+-- Acting as a user: the claims the adapter puts into the transaction for a verified token
+-- of wallet p_wallet (set_config('request.jwt.claims', ..., true)); NULL clears them.
+CREATE FUNCTION tests.claims_of(p_wallet text) RETURNS void
+LANGUAGE sql AS $fn$
+    SELECT set_config('request.jwt.claims',
+                      CASE WHEN p_wallet IS NULL THEN ''
+                           ELSE jsonb_build_object('wallet_address', p_wallet)::text END,
+                      true)
+$fn$;
+
+-- The user functions for the wallet p_wallet: its claims, then the call. They run as the
+-- caller, so the caller's grants are what is checked.
+CREATE FUNCTION tests.bot_status(p_wallet text) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM tests.claims_of(p_wallet);
+    RETURN api.bot_status();
+END
+$fn$;
+
+CREATE FUNCTION tests.enable_bot(p_wallet text, p_vault text DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM tests.claims_of(p_wallet);
+    RETURN api.enable_bot(p_vault);
+END
+$fn$;
+
+CREATE FUNCTION tests.disable_bot(p_wallet text) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM tests.claims_of(p_wallet);
+    RETURN api.disable_bot();
+END
+$fn$;
+
+CREATE FUNCTION tests.get_user_settings(p_wallet text) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM tests.claims_of(p_wallet);
+    RETURN api.get_user_settings();
+END
+$fn$;
+
+CREATE FUNCTION tests.update_user_settings(p_wallet text, p_patch jsonb,
+                                           p_expected_version bigint DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM tests.claims_of(p_wallet);
+    RETURN api.update_user_settings(p_patch, p_expected_version);
+END
+$fn$;
+
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO PUBLIC;

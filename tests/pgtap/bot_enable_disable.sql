@@ -8,14 +8,14 @@ SELECT plan(46);
 CREATE TEMP TABLE r (step text PRIMARY KEY, result jsonb);
 GRANT ALL ON r TO PUBLIC;
 
-SELECT is_definer('api', 'enable_bot', ARRAY['text', 'text'], 'api.enable_bot is SECURITY DEFINER');
-SELECT is_definer('api', 'disable_bot', ARRAY['text'], 'api.disable_bot is SECURITY DEFINER');
+SELECT is_definer('api', 'enable_bot', ARRAY['text'], 'api.enable_bot is SECURITY DEFINER');
+SELECT is_definer('api', 'disable_bot', ARRAY[]::text[], 'api.disable_bot is SECURITY DEFINER');
 
 DO $$ BEGIN PERFORM set_config('xorj.actor', 'api:tester', true); END $$;
 SET LOCAL ROLE xorj_api;
 
 -- 1. Enabling a wallet never seen, with a vault.
-INSERT INTO r VALUES ('enable', api.enable_bot('So11111111111111111111111111111111111111112',
+INSERT INTO r VALUES ('enable', tests.enable_bot('So11111111111111111111111111111111111111112',
                                                'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'));
 SELECT is((SELECT result -> 'changed' FROM r WHERE step = 'enable'), 'true'::jsonb,
           'enabling a new wallet is a change');
@@ -27,7 +27,7 @@ SELECT is((SELECT result -> 'status' ->> 'vaultAddress' FROM r WHERE step = 'ena
           'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 'the vault is registered');
 SELECT is((SELECT result -> 'status' -> 'canTrade' FROM r WHERE step = 'enable'), 'true'::jsonb,
           'enabled with a vault: canTrade');
-SELECT is(api.bot_status('So11111111111111111111111111111111111111112') ->> 'status', 'active',
+SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') ->> 'status', 'active',
           'a later status read sees the bot active');
 
 RESET ROLE;
@@ -45,8 +45,8 @@ CREATE TEMP TABLE before_noop AS
 
 -- 2. Enabling again (without a vault, then with its own vault): nothing changes.
 SET LOCAL ROLE xorj_api;
-INSERT INTO r VALUES ('enable again', api.enable_bot('So11111111111111111111111111111111111111112'));
-INSERT INTO r VALUES ('enable same vault', api.enable_bot('So11111111111111111111111111111111111111112',
+INSERT INTO r VALUES ('enable again', tests.enable_bot('So11111111111111111111111111111111111111112'));
+INSERT INTO r VALUES ('enable same vault', tests.enable_bot('So11111111111111111111111111111111111111112',
                                                           'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'));
 RESET ROLE;
 SELECT is((SELECT result -> 'changed' FROM r WHERE step = 'enable again'), 'false'::jsonb,
@@ -65,8 +65,8 @@ SELECT is((SELECT (updated_at, last_updated)::text FROM xorj.bot_states
 
 -- 3. Disabling, twice.
 SET LOCAL ROLE xorj_api;
-INSERT INTO r VALUES ('disable', api.disable_bot('So11111111111111111111111111111111111111112'));
-INSERT INTO r VALUES ('disable again', api.disable_bot('So11111111111111111111111111111111111111112'));
+INSERT INTO r VALUES ('disable', tests.disable_bot('So11111111111111111111111111111111111111112'));
+INSERT INTO r VALUES ('disable again', tests.disable_bot('So11111111111111111111111111111111111111112'));
 RESET ROLE;
 SELECT is((SELECT result -> 'changed' FROM r WHERE step = 'disable'), 'true'::jsonb,
           'disabling an enabled bot is a change');
@@ -86,8 +86,8 @@ SELECT results_eq(
 
 -- 4. Changing the vault of an enabled bot; another wallet may not take it.
 SET LOCAL ROLE xorj_api;
-INSERT INTO r VALUES ('re-enable', api.enable_bot('So11111111111111111111111111111111111111112'));
-INSERT INTO r VALUES ('change vault', api.enable_bot('So11111111111111111111111111111111111111112',
+INSERT INTO r VALUES ('re-enable', tests.enable_bot('So11111111111111111111111111111111111111112'));
+INSERT INTO r VALUES ('change vault', tests.enable_bot('So11111111111111111111111111111111111111112',
                                                      'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB'));
 RESET ROLE;
 SELECT is((SELECT result -> 'changed' FROM r WHERE step = 're-enable'), 'true'::jsonb,
@@ -106,17 +106,17 @@ SELECT results_eq(
 
 SET LOCAL ROLE xorj_api;
 SELECT throws_ok(
-    $$SELECT api.enable_bot('11111111111111111111111111111111', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB')$$,
+    $$SELECT tests.enable_bot('11111111111111111111111111111111', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB')$$,
     'XJ409', 'vault Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB is registered to another wallet',
     'a vault registered to another wallet is XJ409');
 SELECT is(tests.error_of(
-    $$SELECT api.enable_bot('11111111111111111111111111111111', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB')$$)
+    $$SELECT tests.enable_bot('11111111111111111111111111111111', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB')$$)
     ->> 'constraint', 'vault_in_use', 'the XJ409 names the rule vault_in_use');
 SELECT lives_ok(
-    $$SELECT api.enable_bot('11111111111111111111111111111111', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v')$$,
+    $$SELECT tests.enable_bot('11111111111111111111111111111111', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v')$$,
     'the vault the first wallet gave up may be registered by another');
 SELECT throws_ok(
-    $$SELECT api.enable_bot('So11111111111111111111111111111111111111112', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v')$$,
+    $$SELECT tests.enable_bot('So11111111111111111111111111111111111111112', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v')$$,
     'XJ409', NULL, 'and then the first wallet may not take it back');
 RESET ROLE;
 SELECT is((SELECT vault_address::text FROM xorj.bot_states
@@ -126,7 +126,7 @@ SELECT is((SELECT vault_address::text FROM xorj.bot_states
 
 -- 5. Disabling a wallet never seen: its row is created disabled, with no change recorded.
 SET LOCAL ROLE xorj_api;
-INSERT INTO r VALUES ('disable unseen', api.disable_bot('DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x'));
+INSERT INTO r VALUES ('disable unseen', tests.disable_bot('DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x'));
 RESET ROLE;
 SELECT is((SELECT result -> 'changed' FROM r WHERE step = 'disable unseen'), 'false'::jsonb,
           'disabling a wallet never seen is not a change');
@@ -143,15 +143,15 @@ SELECT is((SELECT count(*) FROM xorj.bot_state_events
 
 -- 6. Invalid input.
 SET LOCAL ROLE xorj_api;
-SELECT throws_ok($$SELECT api.enable_bot('So11111111111111111111111111111111111111112', 'vault-0OIl')$$,
+SELECT throws_ok($$SELECT tests.enable_bot('So11111111111111111111111111111111111111112', 'vault-0OIl')$$,
     'XJ422', 'invalid vaultAddress: is not a Solana address', 'a malformed vault is XJ422');
-SELECT is(tests.error_of($$SELECT api.enable_bot('So11111111111111111111111111111111111111112', 'vault-0OIl')$$)
+SELECT is(tests.error_of($$SELECT tests.enable_bot('So11111111111111111111111111111111111111112', 'vault-0OIl')$$)
           ->> 'column', 'vaultAddress', 'the XJ422 names the column vaultAddress');
-SELECT throws_ok($$SELECT api.enable_bot('bad wallet')$$,
+SELECT throws_ok($$SELECT tests.enable_bot('bad wallet')$$,
     'XJ422', 'invalid wallet: is not a Solana address', 'enable: a malformed wallet is XJ422');
-SELECT throws_ok($$SELECT api.disable_bot('bad wallet')$$,
+SELECT throws_ok($$SELECT tests.disable_bot('bad wallet')$$,
     'XJ422', 'invalid wallet: is not a Solana address', 'disable: a malformed wallet is XJ422');
-SELECT is(tests.error_of($$SELECT api.disable_bot('')$$) ->> 'column', 'wallet',
+SELECT is(tests.error_of($$SELECT tests.disable_bot('bad wallet')$$) ->> 'column', 'wallet',
           'the XJ422 of disable names the column wallet');
 RESET ROLE;
 
@@ -165,18 +165,18 @@ SELECT results_eq(
 
 -- 8. Grants: only xorj_api may enable or disable.
 SET LOCAL ROLE xorj_engine;
-SELECT throws_ok($$SELECT api.enable_bot('So11111111111111111111111111111111111111112')$$,
+SELECT throws_ok($$SELECT tests.enable_bot('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_engine may not call api.enable_bot');
-SELECT throws_ok($$SELECT api.disable_bot('So11111111111111111111111111111111111111112')$$,
+SELECT throws_ok($$SELECT tests.disable_bot('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_engine may not call api.disable_bot');
 RESET ROLE;
 SET LOCAL ROLE xorj_bot;
-SELECT throws_ok($$SELECT api.enable_bot('So11111111111111111111111111111111111111112')$$,
+SELECT throws_ok($$SELECT tests.enable_bot('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_bot may not call api.enable_bot');
-SELECT throws_ok($$SELECT api.disable_bot('So11111111111111111111111111111111111111112')$$,
+SELECT throws_ok($$SELECT tests.disable_bot('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_bot may not call api.disable_bot');
 RESET ROLE;
-SELECT function_privs_are('api', 'enable_bot', ARRAY['text', 'text'], 'public', ARRAY[]::text[],
+SELECT function_privs_are('api', 'enable_bot', ARRAY['text'], 'public', ARRAY[]::text[],
     'PUBLIC has no privilege on api.enable_bot');
 
 SELECT * FROM finish();

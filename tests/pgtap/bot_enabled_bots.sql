@@ -10,20 +10,20 @@ SELECT is_definer('api', 'enabled_bots', ARRAY[]::text[], 'api.enabled_bots is S
 SET LOCAL ROLE xorj_api;
 DO $$ BEGIN
     -- enabled with a vault, settings saved
-    PERFORM api.enable_bot('So11111111111111111111111111111111111111112',
+    PERFORM tests.enable_bot('So11111111111111111111111111111111111111112',
                            'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v');
-    PERFORM api.update_user_settings('So11111111111111111111111111111111111111112',
+    PERFORM tests.update_user_settings('So11111111111111111111111111111111111111112',
         '{"riskProfile": "Conservative", "investmentAmount": 1234.5, "maxDrawdownLimit": 10,
           "positionSizePercent": 2}');
     -- enabled with a vault, never saved settings
-    PERFORM api.enable_bot('11111111111111111111111111111111',
+    PERFORM tests.enable_bot('11111111111111111111111111111111',
                            'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB');
     -- enabled without a vault
-    PERFORM api.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM');
+    PERFORM tests.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM');
     -- disabled with a vault
-    PERFORM api.enable_bot('DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x',
+    PERFORM tests.enable_bot('DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x',
                            '4k3Dyjzvzp8eMZWUXbBCjEvwSkkk59S5iCNLY3QrkX6R');
-    PERFORM api.disable_bot('DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x');
+    PERFORM tests.disable_bot('DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x');
 END $$;
 SELECT throws_ok($$SELECT * FROM api.enabled_bots()$$, '42501', NULL,
                  'xorj_api may not call api.enabled_bots');
@@ -48,7 +48,7 @@ RESET ROLE;
 -- Registering the vault makes the third wallet plannable.
 SET LOCAL ROLE xorj_api;
 DO $$ BEGIN
-    PERFORM api.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM',
+    PERFORM tests.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM',
                            'DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x');
 END $$;
 RESET ROLE;

@@ -4,12 +4,12 @@
 BEGIN;
 SELECT plan(14);
 
-SELECT is_definer('api', 'bot_status', ARRAY['text'], 'api.bot_status is SECURITY DEFINER');
+SELECT is_definer('api', 'bot_status', ARRAY[]::text[], 'api.bot_status is SECURITY DEFINER');
 
 SET LOCAL ROLE xorj_api;
 
 SELECT is(
-    api.bot_status('So11111111111111111111111111111111111111112'),
+    tests.bot_status('So11111111111111111111111111111111111111112'),
     '{"user_id": "So11111111111111111111111111111111111111112",
       "status": "stopped", "isBotActive": false, "vaultAddress": null, "canTrade": false,
       "last_execution": null,
@@ -24,15 +24,16 @@ SELECT is(
                            "stop_loss_enabled": true, "take_profit_enabled": true}}'::jsonb,
     'a wallet never seen: stopped, no vault, cannot trade, zero performance, default configuration');
 
-SELECT is(api.bot_status('So11111111111111111111111111111111111111112') -> 'performance' ->> 'total_volume',
+SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'performance' ->> 'total_volume',
           '0', 'total_volume is the JSON string "0" (u64 kept exact as a string)');
 
-SELECT throws_ok($$SELECT api.bot_status('not-a-wallet')$$, 'XJ422',
+SELECT throws_ok($$SELECT tests.bot_status('not-a-wallet')$$, 'XJ422',
     'invalid wallet: is not a Solana address', 'a malformed wallet is XJ422');
-SELECT is(tests.error_of($$SELECT api.bot_status('0OIl0OIl0OIl0OIl0OIl0OIl0OIl0OIl')$$) ->> 'column',
+SELECT is(tests.error_of($$SELECT tests.bot_status('0OIl0OIl0OIl0OIl0OIl0OIl0OIl0OIl')$$) ->> 'column',
           'wallet', 'the XJ422 of a non-base58 wallet names the column wallet');
-SELECT throws_ok($$SELECT api.bot_status(NULL)$$, 'XJ422',
-    'invalid wallet: is required', 'a NULL wallet is XJ422');
+SELECT throws_ok($$SELECT tests.bot_status(NULL)$$, '42501',
+    'no verified caller: request.jwt.claims is not set in this transaction',
+    'without claims (no verified wallet) the status is refused with 42501');
 
 RESET ROLE;
 
@@ -55,18 +56,18 @@ SELECT is(
 
 -- Only xorj_api may read a bot's status.
 SET LOCAL ROLE xorj_engine;
-SELECT throws_ok($$SELECT api.bot_status('So11111111111111111111111111111111111111112')$$,
+SELECT throws_ok($$SELECT tests.bot_status('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_engine may not call api.bot_status');
 RESET ROLE;
 SET LOCAL ROLE xorj_bot;
-SELECT throws_ok($$SELECT api.bot_status('So11111111111111111111111111111111111111112')$$,
+SELECT throws_ok($$SELECT tests.bot_status('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_bot may not call api.bot_status');
 RESET ROLE;
 SET LOCAL ROLE xorj_readonly;
-SELECT throws_ok($$SELECT api.bot_status('So11111111111111111111111111111111111111112')$$,
+SELECT throws_ok($$SELECT tests.bot_status('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_readonly may not call api.bot_status');
 RESET ROLE;
-SELECT function_privs_are('api', 'bot_status', ARRAY['text'], 'public', ARRAY[]::text[],
+SELECT function_privs_are('api', 'bot_status', ARRAY[]::text[], 'public', ARRAY[]::text[],
     'PUBLIC has no privilege on api.bot_status');
 
 SELECT * FROM finish();

@@ -10,7 +10,7 @@
 BEGIN;
 SELECT plan(27);
 
-DO $$ BEGIN PERFORM api.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM',
+DO $$ BEGIN PERFORM tests.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM',
                       'DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x'); END $$;
 
 INSERT INTO xorj.execution_jobs (trigger_reason) VALUES ('SCHEDULED_RUN');
@@ -74,7 +74,7 @@ SELECT is((SELECT count(*) FROM xorj.trades), 6::bigint, 'the test data is in pl
 
 SET LOCAL ROLE xorj_api;
 CREATE TEMP TABLE s1 AS
-    SELECT api.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
+    SELECT tests.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
 RESET ROLE;
 
 SELECT is((SELECT st -> 'performance' -> 'total_trades' FROM s1), '5'::jsonb,
@@ -110,7 +110,7 @@ SELECT is((SELECT st -> 'circuit_breakers' -> 'trading_halted' FROM s1), 'false'
 DO $$ BEGIN PERFORM pg_temp.fail('perf-4'); END $$;
 SET LOCAL ROLE xorj_api;
 CREATE TEMP TABLE s2 AS
-    SELECT api.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
+    SELECT tests.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
 RESET ROLE;
 SELECT is((SELECT st -> 'performance' -> 'failed_trades' FROM s2), '2'::jsonb, 'failed_trades = 2');
 SELECT is((SELECT st -> 'performance' -> 'pending_trades' FROM s2), '1'::jsonb, 'pending_trades = 1');
@@ -122,10 +122,10 @@ SELECT is((SELECT (st -> 'circuit_breakers' ->> 'last_failure_at')::timestamptz 
           'last_failure_at moved to the new failure');
 
 -- Disabled: trading halted, the figures stay.
-DO $$ BEGIN PERFORM api.disable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM'); END $$;
+DO $$ BEGIN PERFORM tests.disable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM'); END $$;
 SET LOCAL ROLE xorj_api;
 CREATE TEMP TABLE s3 AS
-    SELECT api.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
+    SELECT tests.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
 RESET ROLE;
 SELECT is((SELECT st -> 'circuit_breakers' -> 'trading_halted' FROM s3), 'true'::jsonb,
           'a disabled bot: trading halted');
@@ -134,11 +134,11 @@ SELECT is((SELECT st -> 'performance' -> 'total_trades' FROM s3), '5'::jsonb,
           'disabling keeps the vault and its figures');
 
 -- Another vault registered: the figures are that vault's.
-DO $$ BEGIN PERFORM api.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM',
+DO $$ BEGIN PERFORM tests.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM',
                       '4k3Dyjzvzp8eMZWUXbBCjEvwSkkk59S5iCNLY3QrkX6R'); END $$;
 SET LOCAL ROLE xorj_api;
 CREATE TEMP TABLE s4 AS
-    SELECT api.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
+    SELECT tests.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
 RESET ROLE;
 SELECT is((SELECT st -> 'performance' -> 'total_trades' FROM s4), '1'::jsonb,
           'after registering another vault, only its trades count');
@@ -150,10 +150,10 @@ SELECT is((SELECT st -> 'circuit_breakers' -> 'last_failure_at' FROM s4), 'null'
           'a vault without failures has no last_failure_at');
 
 -- A registered vault without trades: zero figures.
-DO $$ BEGIN PERFORM api.enable_bot('So11111111111111111111111111111111111111112',
+DO $$ BEGIN PERFORM tests.enable_bot('So11111111111111111111111111111111111111112',
                       '11111111111111111111111111111111'); END $$;
 SET LOCAL ROLE xorj_api;
-SELECT is(api.bot_status('So11111111111111111111111111111111111111112') -> 'performance',
+SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'performance',
           '{"total_trades": 0, "confirmed_trades": 0, "failed_trades": 0, "pending_trades": 0,
             "success_rate": 0, "total_volume": "0", "last_trade_at": null}'::jsonb,
           'a vault without trades has zero performance');

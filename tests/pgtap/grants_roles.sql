@@ -12,8 +12,8 @@ CREATE TEMP VIEW can_execute AS
       AND has_function_privilege(r.rolname, p.oid, 'EXECUTE');
 
 SELECT set_eq($$SELECT fn FROM can_execute WHERE rolname = 'xorj_api'$$,
-    ARRAY['api.bot_status(text)', 'api.enable_bot(text,text)', 'api.disable_bot(text)',
-          'api.get_user_settings(text)', 'api.update_user_settings(text,jsonb,bigint)',
+    ARRAY['api.bot_status()', 'api.enable_bot(text)', 'api.disable_bot()',
+          'api.get_user_settings()', 'api.update_user_settings(jsonb,bigint)',
           'api.ranked_traders(integer,integer)', 'api.run_scores(uuid,integer,integer)'],
     'xorj_api executes exactly the user functions and the rankings');
 SELECT set_eq($$SELECT fn FROM can_execute WHERE rolname = 'xorj_engine'$$,
@@ -32,11 +32,12 @@ SELECT set_eq($$SELECT fn FROM can_execute WHERE rolname = 'xorj_bot'$$,
           'api.claim_trades(text,interval,interval,integer,uuid[])', 'api.renew_trade_claims(text,interval)',
           'api.release_trade_claims(text,uuid[])', 'api.list_execution_jobs(text,integer,integer)',
           'api.get_trade(uuid)', 'api.list_trades(text,text,integer,integer)', 'api.trade_events(uuid)',
-          'api.enabled_bots()', 'api.get_user_settings(text)',
+          'api.enabled_bots()', 'api.bot_state_changes(text,integer)',
           'api.ranked_traders(integer,integer)', 'api.run_scores(uuid,integer,integer)'],
     'xorj_bot executes exactly the job, trade and planning functions');
-SELECT is_empty($$SELECT fn FROM can_execute WHERE rolname = 'xorj_readonly'$$,
-    'xorj_readonly executes no function');
+SELECT set_eq($$SELECT fn FROM can_execute WHERE rolname = 'xorj_readonly'$$,
+    ARRAY['api.applied_migrations()', 'api.metrics()'],
+    'xorj_readonly executes only the readiness and metrics readers');
 
 SELECT is_empty(
     $$SELECT p.oid::regprocedure FROM pg_proc p
@@ -74,13 +75,13 @@ SELECT is_empty(
 SET LOCAL ROLE xorj_api;
 SELECT throws_ok($$SELECT api.create_scoring_run()$$, '42501', NULL, 'xorj_api cannot create a scoring run');
 SET LOCAL ROLE xorj_engine;
-SELECT throws_ok($$SELECT api.enable_bot(tests.addr(1))$$, '42501', NULL, 'xorj_engine cannot enable a bot');
+SELECT throws_ok($$SELECT tests.enable_bot(tests.addr(1))$$, '42501', NULL, 'xorj_engine cannot enable a bot');
 SET LOCAL ROLE xorj_bot;
-SELECT throws_ok($$SELECT api.update_user_settings(tests.addr(1), '{}')$$, '42501', NULL,
+SELECT throws_ok($$SELECT tests.update_user_settings(tests.addr(1), '{}')$$, '42501', NULL,
     'xorj_bot cannot change user settings');
 SELECT throws_ok($$SELECT * FROM xorj.trades$$, '42501', NULL, 'xorj_bot cannot read the trades table');
 SET LOCAL ROLE xorj_readonly;
-SELECT throws_ok($$SELECT api.bot_status(tests.addr(1))$$, '42501', NULL, 'xorj_readonly calls no function');
+SELECT throws_ok($$SELECT tests.bot_status(tests.addr(1))$$, '42501', NULL, 'xorj_readonly cannot read a bot status');
 RESET ROLE;
 
 SELECT * FROM finish();

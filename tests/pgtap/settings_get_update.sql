@@ -8,16 +8,16 @@ SELECT plan(31);
 CREATE TEMP TABLE r (step text PRIMARY KEY, result jsonb);
 GRANT ALL ON r TO PUBLIC;
 
-SELECT is_definer('api', 'get_user_settings', ARRAY['text'], 'api.get_user_settings is SECURITY DEFINER');
-SELECT is_definer('api', 'update_user_settings', ARRAY['text', 'jsonb', 'bigint'],
+SELECT is_definer('api', 'get_user_settings', ARRAY[]::text[], 'api.get_user_settings is SECURITY DEFINER');
+SELECT is_definer('api', 'update_user_settings', ARRAY['jsonb', 'bigint'],
                   'api.update_user_settings is SECURITY DEFINER');
 
 SET LOCAL ROLE xorj_api;
-SELECT is(api.get_user_settings('So11111111111111111111111111111111111111112'), NULL::jsonb,
+SELECT is(tests.get_user_settings('So11111111111111111111111111111111111111112'), NULL::jsonb,
           'a wallet that never saved has no settings (NULL)');
 
 -- First save: defaults plus the patch, version 1.
-INSERT INTO r VALUES ('first', api.update_user_settings('So11111111111111111111111111111111111111112',
+INSERT INTO r VALUES ('first', tests.update_user_settings('So11111111111111111111111111111111111111112',
                                                         '{"riskProfile": "Aggressive"}'));
 SELECT is((SELECT result - ARRAY['lastUpdated', 'createdAt'] FROM r WHERE step = 'first'),
           '{"walletAddress": "So11111111111111111111111111111111111111112",
@@ -29,18 +29,18 @@ SELECT ok((SELECT (result ->> 'createdAt')::timestamptz IS NOT NULL
               AND (result ->> 'lastUpdated')::timestamptz >= (result ->> 'createdAt')::timestamptz
              FROM r WHERE step = 'first'),
           'createdAt and lastUpdated are timestamps, lastUpdated not before createdAt');
-SELECT is(api.get_user_settings('So11111111111111111111111111111111111111112'),
+SELECT is(tests.get_user_settings('So11111111111111111111111111111111111111112'),
           (SELECT result FROM r WHERE step = 'first'),
           'get_user_settings returns what the save returned');
 SELECT is((SELECT array_agg(k ORDER BY k)
-             FROM jsonb_object_keys(api.get_user_settings('So11111111111111111111111111111111111111112')) k),
+             FROM jsonb_object_keys(tests.get_user_settings('So11111111111111111111111111111111111111112')) k),
           ARRAY['createdAt', 'investmentAmount', 'lastUpdated', 'maxDrawdownLimit',
                 'positionSizePercent', 'riskProfile', 'stopLossEnabled', 'takeProfitEnabled',
                 'version', 'walletAddress'],
           'the settings have exactly the keys of the original API plus version');
 
 -- A patch of every field.
-INSERT INTO r VALUES ('all', api.update_user_settings('So11111111111111111111111111111111111111112',
+INSERT INTO r VALUES ('all', tests.update_user_settings('So11111111111111111111111111111111111111112',
     '{"riskProfile": "Conservative", "maxDrawdownLimit": 12.5, "positionSizePercent": 3,
       "stopLossEnabled": false, "takeProfitEnabled": false, "investmentAmount": 999.99}'));
 SELECT is((SELECT result -> 'riskProfile' FROM r WHERE step = 'all'), '"Conservative"'::jsonb, 'riskProfile saved');
@@ -54,7 +54,7 @@ SELECT is((SELECT result -> 'createdAt' FROM r WHERE step = 'all'),
           (SELECT result -> 'createdAt' FROM r WHERE step = 'first'), 'createdAt never changes');
 
 -- A patch changes only its keys.
-INSERT INTO r VALUES ('one', api.update_user_settings('So11111111111111111111111111111111111111112',
+INSERT INTO r VALUES ('one', tests.update_user_settings('So11111111111111111111111111111111111111112',
                                                       '{"positionSizePercent": 25}'));
 SELECT is((SELECT result - ARRAY['positionSizePercent', 'version', 'lastUpdated'] FROM r WHERE step = 'one'),
           (SELECT result - ARRAY['positionSizePercent', 'version', 'lastUpdated'] FROM r WHERE step = 'all'),
@@ -62,16 +62,16 @@ SELECT is((SELECT result - ARRAY['positionSizePercent', 'version', 'lastUpdated'
 SELECT is((SELECT result -> 'version' FROM r WHERE step = 'one'), '3'::jsonb, 'version 3');
 
 -- investmentAmount null clears it.
-INSERT INTO r VALUES ('clear', api.update_user_settings('So11111111111111111111111111111111111111112',
+INSERT INTO r VALUES ('clear', tests.update_user_settings('So11111111111111111111111111111111111111112',
                                                         '{"investmentAmount": null}'));
 SELECT is((SELECT result -> 'investmentAmount' FROM r WHERE step = 'clear'), 'null'::jsonb,
           'investmentAmount null clears it');
 SELECT is((SELECT result -> 'version' FROM r WHERE step = 'clear'), '4'::jsonb, 'clearing is a change: version 4');
 
 -- Saves that change nothing: same values, and an empty patch.
-INSERT INTO r VALUES ('same', api.update_user_settings('So11111111111111111111111111111111111111112',
+INSERT INTO r VALUES ('same', tests.update_user_settings('So11111111111111111111111111111111111111112',
     '{"riskProfile": "Conservative", "positionSizePercent": 25.0, "investmentAmount": null}'));
-INSERT INTO r VALUES ('empty', api.update_user_settings('So11111111111111111111111111111111111111112', '{}'));
+INSERT INTO r VALUES ('empty', tests.update_user_settings('So11111111111111111111111111111111111111112', '{}'));
 SELECT is((SELECT result FROM r WHERE step = 'same'), (SELECT result FROM r WHERE step = 'clear'),
           'a save of the current values changes nothing: same version, same lastUpdated');
 SELECT is((SELECT result FROM r WHERE step = 'empty'), (SELECT result FROM r WHERE step = 'clear'),
@@ -84,7 +84,7 @@ SELECT is((SELECT count(*) FROM xorj.user_settings), 1::bigint, 'one user_settin
 
 -- A first save with an empty patch stores the defaults.
 SET LOCAL ROLE xorj_api;
-SELECT is(api.update_user_settings('EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', '{}')
+SELECT is(tests.update_user_settings('EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', '{}')
               - ARRAY['lastUpdated', 'createdAt', 'walletAddress'],
           '{"riskProfile": "Balanced", "maxDrawdownLimit": 15, "positionSizePercent": 5,
             "stopLossEnabled": true, "takeProfitEnabled": true, "investmentAmount": null,
@@ -92,26 +92,27 @@ SELECT is(api.update_user_settings('EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v
           'a first save of an empty patch stores the defaults at version 1');
 
 -- Invalid wallet.
-SELECT throws_ok($$SELECT api.get_user_settings('0x1234')$$, 'XJ422',
+SELECT throws_ok($$SELECT tests.get_user_settings('0x1234')$$, 'XJ422',
                  'invalid wallet: is not a Solana address', 'get: a malformed wallet is XJ422');
-SELECT is(tests.error_of($$SELECT api.update_user_settings('0x1234', '{}')$$) ->> 'column', 'wallet',
+SELECT is(tests.error_of($$SELECT tests.update_user_settings('0x1234', '{}')$$) ->> 'column', 'wallet',
           'update: a malformed wallet is XJ422 naming the column wallet');
 RESET ROLE;
 
--- Grants: the bot may read but not write; the engine may do neither.
+-- Grants: neither the bot (it reads settings through api.enabled_bots) nor the engine may
+-- read or write a user's settings.
 SET LOCAL ROLE xorj_bot;
-SELECT is(api.get_user_settings('So11111111111111111111111111111111111111112') -> 'version', '4'::jsonb,
-          'xorj_bot may read settings');
-SELECT throws_ok($$SELECT api.update_user_settings('So11111111111111111111111111111111111111112', '{}')$$,
+SELECT throws_ok($$SELECT tests.get_user_settings('So11111111111111111111111111111111111111112')$$,
+                 '42501', NULL, 'xorj_bot may not read settings one wallet at a time');
+SELECT throws_ok($$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112', '{}')$$,
                  '42501', NULL, 'xorj_bot may not update settings');
 RESET ROLE;
 SET LOCAL ROLE xorj_engine;
-SELECT throws_ok($$SELECT api.get_user_settings('So11111111111111111111111111111111111111112')$$,
+SELECT throws_ok($$SELECT tests.get_user_settings('So11111111111111111111111111111111111111112')$$,
                  '42501', NULL, 'xorj_engine may not read settings');
-SELECT throws_ok($$SELECT api.update_user_settings('So11111111111111111111111111111111111111112', '{}')$$,
+SELECT throws_ok($$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112', '{}')$$,
                  '42501', NULL, 'xorj_engine may not update settings');
 RESET ROLE;
-SELECT function_privs_are('api', 'update_user_settings', ARRAY['text', 'jsonb', 'bigint'], 'public',
+SELECT function_privs_are('api', 'update_user_settings', ARRAY['jsonb', 'bigint'], 'public',
     ARRAY[]::text[], 'PUBLIC has no privilege on api.update_user_settings');
 
 SELECT * FROM finish();

@@ -92,19 +92,19 @@ SET LOCAL ROLE xorj_api;
 
 -- For a wallet that never saved, then for a saved one.
 SELECT throws_ok(
-    format('SELECT api.update_user_settings(%L, %L::jsonb)', 'So11111111111111111111111111111111111111112', patch),
+    format('SELECT tests.update_user_settings(%L, %L::jsonb)', 'So11111111111111111111111111111111111111112', patch),
     'XJ422', message, format('never saved, %s: XJ422 %s', patch, message))
   FROM cases ORDER BY n;
-SELECT is(tests.error_of(format('SELECT api.update_user_settings(%L, %L::jsonb)',
+SELECT is(tests.error_of(format('SELECT tests.update_user_settings(%L, %L::jsonb)',
                                   'So11111111111111111111111111111111111111112', patch)) ->> 'column',
           field, format('%s: COLUMN is %s', patch, field))
   FROM cases ORDER BY n;
-SELECT ok(strpos(tests.error_of(format('SELECT api.update_user_settings(%L, %L::jsonb)',
+SELECT ok(strpos(tests.error_of(format('SELECT tests.update_user_settings(%L, %L::jsonb)',
                                          'So11111111111111111111111111111111111111112', patch)) ->> 'hint',
                  hint) > 0,
           format('%s: the hint says %s', patch, hint))
   FROM cases ORDER BY n;
-SELECT throws_ok($$SELECT api.update_user_settings('So11111111111111111111111111111111111111112', NULL)$$,
+SELECT throws_ok($$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112', NULL)$$,
     'XJ422', 'invalid patch: must be a JSON object, not missing', 'a NULL patch is XJ422');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM xorj.user_settings), 0::bigint, 'no refused patch created a row');
@@ -112,35 +112,35 @@ SELECT is((SELECT count(*) FROM xorj.user_settings), 0::bigint, 'no refused patc
 -- A saved wallet: a refused patch saves none of its keys, not even the valid ones.
 SET LOCAL ROLE xorj_api;
 DO $$ BEGIN
-    PERFORM api.update_user_settings('So11111111111111111111111111111111111111112', '{}');
+    PERFORM tests.update_user_settings('So11111111111111111111111111111111111111112', '{}');
 END $$;
 SELECT throws_ok(
-    $$SELECT api.update_user_settings('So11111111111111111111111111111111111111112',
+    $$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112',
                                       '{"riskProfile": "Aggressive", "maxDrawdownLimit": 99}')$$,
     'XJ422', 'invalid maxDrawdownLimit: 99 is out of range: it must be from 1 to 50',
     'a patch with one bad field is refused whole');
 SELECT throws_ok(
-    $$SELECT api.update_user_settings('So11111111111111111111111111111111111111112',
+    $$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112',
                                       '{"riskProfile": "Aggressive", "colour": "red"}')$$,
     'XJ422', 'invalid colour: is not a known setting',
     'a patch with one unknown key is refused whole');
-SELECT is(api.get_user_settings('So11111111111111111111111111111111111111112') ->> 'riskProfile', 'Balanced',
+SELECT is(tests.get_user_settings('So11111111111111111111111111111111111111112') ->> 'riskProfile', 'Balanced',
           'the valid key of a refused patch was not saved');
-SELECT is(api.get_user_settings('So11111111111111111111111111111111111111112') -> 'version', '1'::jsonb,
+SELECT is(tests.get_user_settings('So11111111111111111111111111111111111111112') -> 'version', '1'::jsonb,
           'a refused patch does not bump the version');
 
 -- The edges of every range are accepted.
-SELECT lives_ok($$SELECT api.update_user_settings('So11111111111111111111111111111111111111112',
+SELECT lives_ok($$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112',
     '{"maxDrawdownLimit": 1, "positionSizePercent": 1, "investmentAmount": 0.01}')$$,
     'the lower edges are accepted: maxDrawdownLimit 1, positionSizePercent 1, investmentAmount 0.01');
-SELECT is(api.get_user_settings('So11111111111111111111111111111111111111112') - ARRAY['lastUpdated', 'createdAt', 'walletAddress', 'version'],
+SELECT is(tests.get_user_settings('So11111111111111111111111111111111111111112') - ARRAY['lastUpdated', 'createdAt', 'walletAddress', 'version'],
           '{"riskProfile": "Balanced", "maxDrawdownLimit": 1, "positionSizePercent": 1,
             "stopLossEnabled": true, "takeProfitEnabled": true, "investmentAmount": 0.01}'::jsonb,
           'the lower edges are saved');
-SELECT lives_ok($$SELECT api.update_user_settings('So11111111111111111111111111111111111111112',
+SELECT lives_ok($$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112',
     '{"maxDrawdownLimit": 50, "positionSizePercent": 25, "investmentAmount": 1000000}')$$,
     'the upper edges are accepted: maxDrawdownLimit 50, positionSizePercent 25, investmentAmount 1000000');
-SELECT is(api.get_user_settings('So11111111111111111111111111111111111111112') - ARRAY['lastUpdated', 'createdAt', 'walletAddress', 'version'],
+SELECT is(tests.get_user_settings('So11111111111111111111111111111111111111112') - ARRAY['lastUpdated', 'createdAt', 'walletAddress', 'version'],
           '{"riskProfile": "Balanced", "maxDrawdownLimit": 50, "positionSizePercent": 25,
             "stopLossEnabled": true, "takeProfitEnabled": true, "investmentAmount": 1000000}'::jsonb,
           'the upper edges are saved');
