@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,9 @@ class Principal:
     kind: str  # 'user', 'engine' or 'bot'
     subject: str
     wallet: str | None = None
+    # The verified token's claims, put into each transaction (request.jwt.claims): the
+    # database takes the user's wallet from them.
+    claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def actor(self) -> str:
@@ -110,13 +113,13 @@ def verify(token: str, config: AuthConfig) -> Principal:
     role = claims.get("role")
     if role in ("engine", "bot"):
         subject = str(claims.get("sub") or role)
-        return Principal(role, subject[:100])
+        return Principal(role, subject[:100], claims=claims)
     if role not in (None, "user"):
         raise InvalidToken("unknown role")
     wallet = claims.get("wallet_address") or claims.get("sub")
     if not isinstance(wallet, str) or not ADDRESS.match(wallet):
         raise InvalidToken("no valid wallet")
-    return Principal("user", wallet, wallet)
+    return Principal("user", wallet, wallet, claims=claims)
 
 
 def issue(

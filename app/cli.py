@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from contextlib import ExitStack
 
 import psycopg
 
 from app import devdb, migrate
-from app.config import ConfigError, external_database_url, yoyo_url
-from app.workers.dbsync import one_line
+from app.config import APP_LOGIN, ConfigError, database_urls, load_env_files, yoyo_url
+from app.db import PrivilegedLogin
+from app.metrics import MULTIPROC_ENV
+from app.workers.dbsync import Stopped, one_line
 
 
 class CliError(Exception):
     """An error to print without a traceback; exit status 1."""
-
-
-def database_url() -> str:
-    """The configured database, or the project's own cluster when none is configured."""
-    url = external_database_url()
-    if url:
-        return url
-    cluster = devdb.locate()
-    if not devdb.is_running(cluster):
-        raise CliError(
-            "no database: DATABASE_URL is not set and the project's own PostgreSQL is not "
-            "running; start it with `xorj dev-db start` (or `make db`)"
-        )
-    return cluster.url()
 
 
 def _print_url(url: str, as_yoyo: bool) -> None:
@@ -40,7 +31,8 @@ def cmd_dev_db(args: argparse.Namespace) -> int:
         cluster, started = devdb.start()
         print(f"{'started' if started else 'already running'}: PostgreSQL in {cluster.base}")
         print(f"socket directory: {cluster.socket_dir}")
-        print(f"database URL (owner): {cluster.url()}")
+        print(f"database URL (owner, migrations): {cluster.url()}")
+        print(f"database URL (application login): {cluster.url(APP_LOGIN)}")
         print("stop it with: xorj dev-db stop   (or: make stop)")
         return 0
     if args.action == "stop":
@@ -58,27 +50,37 @@ def cmd_dev_db(args: argparse.Namespace) -> int:
             print(f"database URL (owner): {cluster.url()}")
         return 0 if running else 3
     # url
-    user, db = (devdb.SUPERUSER, "postgres") if args.superuser else (devdb.OWNER, devdb.DATABASE)
+    if args.superuser:
+        user, db = devdb.SUPERUSER, "postgres"
+    elif args.app:
+        user, db = APP_LOGIN, devdb.DATABASE
+    else:
+        user, db = devdb.OWNER, devdb.DATABASE
     _print_url(cluster.url(user, db), args.yoyo)
     return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    url = database_url()
+    urls = database_urls()
+    url = urls.app
     if args.action == "url":
-        _print_url(url, args.yoyo)
+        _print_url(urls.migrations if (args.migrations or args.yoyo) else urls.app, args.yoyo)
     elif args.action == "migrate":
-        result = migrate.migrate(url)
+        result = migrate.migrate(urls.migrations)
         if result.applied:
             print(f"applied {len(result.applied)} migration(s): {', '.join(result.applied)}")
         else:
             print("no migration pending")
         print(f"re-applied {len(result.code_files)} code file(s) from procedures/ and views/")
+        password = os.environ.get("XORJ_APP_PASSWORD", "")
+        if password:
+            migrate.set_login_password(urls.migrations, APP_LOGIN, password)
+            print(f"set the password of the login {APP_LOGIN} (from XORJ_APP_PASSWORD)")
     elif args.action == "rollback":
-        rolled = migrate.rollback(url)
+        rolled = migrate.rollback(urls.migrations)
         print(f"rolled back {rolled}" if rolled else "nothing to roll back")
     elif args.action == "status":
-        for mid, applied in migrate.status(url):
+        for mid, applied in migrate.status(urls.migrations):
             print(f"{'applied' if applied else 'pending'}  {mid}")
     elif args.action == "seed":
         if not (args.sample_data or args.traders or args.trades):
@@ -100,27 +102,47 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import logging
-
     import uvicorn
 
     from app.auth import auth_config
+    from app.server import configure_logging
 
     auth_config()  # refuse to start without a key, before any worker starts
-    if not external_database_url():
-        database_url()  # the project's own cluster must be running
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    uvicorn.run(
-        "app.server:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-    )
+    check_app_login(database_urls().app)  # nor as the owner or a superuser
+    configure_logging()
+    with ExitStack() as stack:
+        if args.workers > 1:
+            # The workers share their metrics through files in a private directory
+            # (prometheus_client's multiprocess mode, read at import in each worker).
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="xorj-metrics-"))
+            os.environ[MULTIPROC_ENV] = directory
+            stack.callback(os.environ.pop, MULTIPROC_ENV, None)
+        uvicorn.run(
+            "app.server:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+        )
     return 0
+
+
+def check_app_login(url: str) -> None:
+    """Refuse (PrivilegedLogin) a login that is a superuser or owns the tables; a database
+    that cannot be reached now is not an error (the process waits for it)."""
+    from app.db import _LOGIN_QUERY, CONNECT_KWARGS, login_problem
+
+    try:
+        conn = psycopg.connect(url, **CONNECT_KWARGS, connect_timeout=5)
+    except psycopg.OperationalError:
+        return
+    with conn:
+        problem = login_problem(conn.execute(_LOGIN_QUERY).fetchone())
+    if problem:
+        raise PrivilegedLogin(problem)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -137,12 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dev-db", help="the project's own PostgreSQL cluster")
     p.add_argument("action", choices=["start", "stop", "status", "url", "destroy"])
     p.add_argument("--superuser", action="store_true", help="url: the superuser's URL")
+    p.add_argument(
+        "--app", action="store_true", help=f"url: the application login's ({APP_LOGIN}) URL"
+    )
     p.add_argument("--yoyo", action="store_true", help="url: in yoyo's form")
     p.set_defaults(func=cmd_dev_db)
 
     p = sub.add_parser("db", help="migrations of the configured database")
     p.add_argument("action", choices=["migrate", "rollback", "status", "url", "seed"])
-    p.add_argument("--yoyo", action="store_true", help="url: in yoyo's form")
+    p.add_argument(
+        "--migrations", action="store_true", help="url: the owner's URL (migrations) instead"
+    )
+    p.add_argument("--yoyo", action="store_true", help="url: the owner's URL in yoyo's form")
     p.add_argument(
         "--sample-data", action="store_true", help="seed: the original system's sample data"
     )
@@ -172,12 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    load_env_files()  # .env.local and .env of the current directory; the environment wins
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, ConfigError, devdb.DevDbError) as exc:
+    except (CliError, ConfigError, devdb.DevDbError, PrivilegedLogin) as exc:
         print(f"xorj: {exc}", file=sys.stderr)
         return 1
+    except Stopped:
+        return 0
     except psycopg.OperationalError as exc:
         print(f"xorj: cannot reach the database: {one_line(exc)}", file=sys.stderr)
         return 1

@@ -1,92 +1,148 @@
-"""Prometheus metrics of one app process, served at /metrics.
+"""Prometheus metrics, served at /metrics.
 
-Each process has its own registry (with several workers, scrape each, or read them as
-per-process series). Pool figures and database errors by SQLSTATE are read at scrape
-time from the Database object.
+Two kinds, so that a scrape is right whatever process serves it:
+
+* the HTTP metrics of the app's processes (requests, latency, the trade refusals the API
+  answered, pool figures, database errors by SQLSTATE). With `xorj serve --workers N`
+  the workers share them through prometheus_client's multiprocess mode
+  (PROMETHEUS_MULTIPROC_DIR, set by `xorj serve`): any worker's /metrics sums all of
+  them; the pool figures are summed over the live workers.
+* the domain figures, read from the database at scrape time (api.metrics(),
+  procedures/ops.sql): trades by status, the oldest unfinished trade, running jobs, the
+  latest scoring run, enabled bots. They count the work of every process (API, bots,
+  engine loader) and agree whichever worker answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from app.db import Database
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-class _DatabaseCollector(Collector):
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
+class _Rows(Collector):
+    """Gauges from (name, labels, value) rows, one family per name."""
 
-    def collect(self) -> Iterator[object]:
-        db = self.metrics.database
-        if db is None:
-            return
-        stats = db.stats()
-        size = GaugeMetricFamily("xorj_db_pool_size", "Connections in the pool")
-        size.add_metric([], stats.get("pool_size", 0))
-        yield size
-        available = GaugeMetricFamily("xorj_db_pool_available", "Idle connections in the pool")
-        available.add_metric([], stats.get("pool_available", 0))
-        yield available
-        waiting = GaugeMetricFamily("xorj_db_pool_waiting", "Requests waiting for a connection")
-        waiting.add_metric([], stats.get("requests_waiting", 0))
-        yield waiting
-        errors = CounterMetricFamily(
-            "xorj_db_errors", "Database errors by SQLSTATE", labels=["sqlstate"]
+    def __init__(self, rows: Iterable[tuple[str, dict[str, str], float]], up: bool) -> None:
+        self.rows = list(rows)
+        self.up = up
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "xorj_db_metrics_up", "1 when the domain figures were read from the database"
         )
-        for sqlstate, count in sorted(db.errors_by_sqlstate.items()):
-            errors.add_metric([sqlstate], count)
-        yield errors
+        up.add_metric([], 1.0 if self.up else 0.0)
+        yield up
+        families: dict[str, GaugeMetricFamily] = {}
+        for name, labels, value in self.rows:
+            keys = sorted(labels)
+            family = families.get(name)
+            if family is None:
+                family = families[name] = GaugeMetricFamily(
+                    name, f"{name} (read from the database)", labels=keys
+                )
+            family.add_metric([str(labels[k]) for k in keys], float(value))
+        yield from families.values()
 
 
 class Metrics:
     def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self.registry = CollectorRegistry()
         self.database: Database | None = None
+        registry = self.registry
         self.requests = Counter(
             "xorj_http_requests",
             "HTTP requests by route, method and status",
             ["route", "method", "status"],
-            registry=self.registry,
+            registry=registry,
         )
         self.latency = Histogram(
             "xorj_http_request_duration_seconds",
             "HTTP request latency by route",
             ["route"],
-            registry=self.registry,
+            registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.trades_created = Counter(
-            "xorj_trades_created", "Trades created", registry=self.registry
+            "xorj_trades_created", "Trades created through the API", registry=registry
         )
         self.trade_replays = Counter(
-            "xorj_trade_replays", "Idempotent replays of trade creation", registry=self.registry
+            "xorj_trade_replays",
+            "Idempotent replays of trade creation through the API",
+            registry=registry,
         )
         self.duplicates_refused = Counter(
             "xorj_trade_duplicates_refused",
-            "Trade creations refused (409), by the rule the database named",
+            "Trade creations the API refused (409), by the rule the database named",
             ["rule"],
-            registry=self.registry,
+            registry=registry,
         )
         self.transitions = Counter(
             "xorj_trade_transitions",
-            "Trade status transitions, by new status",
+            "Trade status transitions through the API, by new status",
             ["to"],
-            registry=self.registry,
+            registry=registry,
         )
         self.recoveries = Counter(
             "xorj_trade_recovery_listings",
-            "Trades handed out for recovery",
-            registry=self.registry,
+            "Trades handed out for recovery through the API",
+            registry=registry,
         )
-        self.registry.register(_DatabaseCollector(self))
+        self.db_errors = Counter(
+            "xorj_db_errors", "Database errors by SQLSTATE", ["sqlstate"], registry=registry
+        )
+        self.pool = {
+            key: Gauge(
+                f"xorj_db_pool_{name}",
+                text,
+                registry=registry,
+                multiprocess_mode="livesum",
+            )
+            for key, name, text in (
+                ("pool_size", "size", "Connections in the pools"),
+                ("pool_available", "available", "Idle connections in the pools"),
+                ("requests_waiting", "waiting", "Requests waiting for a connection"),
+            )
+        }
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def observe_request(self, route: str, method: str, status: int, elapsed: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(elapsed)
+        if self.database is not None:
+            stats = self.database.stats()
+            for key, gauge in self.pool.items():
+                gauge.set(stats.get(key, 0))
+
+    def render(self, domain: Iterable[tuple[str, dict[str, str], float]] | None) -> bytes:
+        """The text of a scrape: the processes' metrics, then the domain figures (`domain`
+        None: the database could not be read)."""
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            if self.database is not None:
+                stats = self.database.stats()
+                for key, gauge in self.pool.items():
+                    gauge.set(stats.get(key, 0))
+            registry = self.registry
+        rows = CollectorRegistry()
+        rows.register(_Rows(domain or [], domain is not None))
+        return generate_latest(registry) + generate_latest(rows)
+
+
+def domain_rows(rows: Iterable[tuple[Any, ...]]) -> list[tuple[str, dict[str, str], float]]:
+    """api.metrics() rows as (name, labels, value)."""
+    return [(str(name), dict(labels or {}), float(value)) for name, labels, value in rows]

@@ -74,19 +74,27 @@ class SeedReport:
 SAMPLE_ACTOR = "seed:sample-data"
 
 
+def user_claims(wallet: str) -> dict[str, str]:
+    """The claims of a user token of `wallet`, as the API passes them to the database."""
+    return {"wallet_address": wallet, "role": "user"}
+
+
 def load_sample_data(url: str) -> SeedReport:
     report = SeedReport()
     with ExitStack() as stack:
+        # Each user acts for its own wallet: the claims of a token of that wallet.
         user = BotDb(url, SAMPLE_ACTOR, role="xorj_api")
         stack.callback(user.close)
-        user.value("SELECT api.enable_bot(%s, %s)", (ACTIVE_WALLET, ACTIVE_VAULT))
-        user.value("SELECT api.enable_bot(%s, %s)", (STOPPED_WALLET, STOPPED_VAULT))
-        user.value("SELECT api.disable_bot(%s)", (STOPPED_WALLET,))
+        active, stopped = user_claims(ACTIVE_WALLET), user_claims(STOPPED_WALLET)
+        user.value("SELECT api.enable_bot(%s)", (ACTIVE_VAULT,), active)
+        user.value("SELECT api.enable_bot(%s)", (STOPPED_VAULT,), stopped)
+        user.value("SELECT api.disable_bot()", (), stopped)
         report.lines.append(f"bot states: {ACTIVE_WALLET} enabled, {STOPPED_WALLET} disabled")
 
         for wallet, patch in SETTINGS.items():
-            if user.value("SELECT api.get_user_settings(%s)", (wallet,)) is None:
-                user.value("SELECT api.update_user_settings(%s, %s)", (wallet, Jsonb(patch)))
+            claims = user_claims(wallet)
+            if user.value("SELECT api.get_user_settings()", (), claims) is None:
+                user.value("SELECT api.update_user_settings(%s)", (Jsonb(patch),), claims)
         report.lines.append(f"user settings: {len(SETTINGS)} wallets")
 
         ranked = user.value(
@@ -331,7 +339,7 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
     with ExitStack() as stack:
 
         def door(role: str) -> BotDb:
-            db = BotDb(url, VOLUME_ACTOR, role=role)
+            db = BotDb(url, VOLUME_ACTOR, role=role, statement_timeout=3600)
             stack.callback(db.close)
             return db
 
@@ -353,12 +361,11 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
         profiles = ("Conservative", "Balanced", "Aggressive")
         for _ in range(users):
             wallet, vault = b58encode(rng.randbytes(32)), b58encode(rng.randbytes(32))
-            with user.tx() as conn:
-                conn.execute("SELECT api.enable_bot(%s, %s)", (wallet, vault))
+            with user.tx(claims=user_claims(wallet)) as conn:
+                conn.execute("SELECT api.enable_bot(%s)", (vault,))
                 conn.execute(
-                    "SELECT api.update_user_settings(%s, %s)",
+                    "SELECT api.update_user_settings(%s)",
                     (
-                        wallet,
                         Jsonb(
                             {
                                 "riskProfile": rng.choice(profiles),

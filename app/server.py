@@ -1,8 +1,11 @@
 """The Litestar app: verify the token, call one database function, map the answer.
 
 create_app() builds it from the environment (or from explicit arguments in tests):
-DATABASE_* for the database, JWT_* for the keys, XORJ_MAX_BODY_BYTES for the request
-body limit (default 16 MiB, enough for 100,000 scores).
+DATABASE_* for the database (app.config), JWT_* for the keys, XORJ_MAX_BODY_BYTES for the
+request body limit (default 16 MiB, enough for 100,000 scores). It runs in every worker
+process of `xorj serve --workers N`, so each configures its own logging (one JSON line
+per request, with a timestamp and the worker's pid) and shares the metrics of the others
+(app.metrics).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -124,11 +128,12 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
             metrics: Metrics = scope["app"].state.metrics
-            metrics.requests.labels(route, scope["method"], str(status["code"])).inc()
-            metrics.latency.labels(route).observe(elapsed)
+            metrics.observe_request(route, scope["method"], status["code"], elapsed)
             access_log.info(
                 json.dumps(
                     {
+                        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                        "pid": os.getpid(),
                         "request_id": request_id,
                         "method": scope["method"],
                         "route": route,
@@ -201,15 +206,23 @@ def create_app(
     from app.routes import internal, ops, user
 
     auth = auth or auth_config()  # refuses to start without a key
-    url = database_url or app_config.external_database_url() or _dev_url()
+    url = database_url or app_config.database_urls().app
     if max_body_bytes is None:
         max_body_bytes = int(os.environ.get("XORJ_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
-    database = Database(url, max_size=pool_size or app_config.max_connections())
+    configure_logging()
+    database = Database(
+        url,
+        max_size=pool_size or app_config.max_connections(),
+        idle_seconds=app_config.idle_seconds(),
+        statement_timeout=app_config.statement_timeout(),
+    )
     metrics = Metrics()
     metrics.database = database
+    database.error_counter = metrics.db_errors
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await database.check_login()  # a superuser or the owner: refuse to start
         await database.open()
         try:
             yield
@@ -255,8 +268,32 @@ def _state(**values: Any):
     return State(values)
 
 
-def _dev_url() -> str:
-    from app import devdb
+class JsonLines(logging.Formatter):
+    """One JSON object per record: the access log's own JSON as it is, any other record as
+    {"ts", "pid", "level", "logger", "message"} (with the exception, if any)."""
 
-    cluster = devdb.locate()
-    return cluster.url()
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == access_log.name:
+            return record.getMessage()
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "pid": record.process,
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging() -> None:
+    """JSON lines on stderr, in each worker process, unless logging is configured already
+    (pytest, an embedding application)."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonLines())
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        logging.getLogger("psycopg.pool").setLevel(logging.ERROR)

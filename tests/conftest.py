@@ -10,7 +10,11 @@ Databases
     left connected.
 
     template_db        session: the name of the migrated template database
-    db_url             a fresh copy of the template, as the owner's URL
+    db_url             a fresh copy of the template, as the owner's URL (for setting up
+                       and reading tables directly, as a test may)
+    app_url            the same database as db_url, as the application login xorj_app
+                       (what the API and the workers log in as)
+    app_url_of         app_url_of(url) -> the application login's URL of url's database
     empty_db_url       a fresh database without migrations, as the owner's URL
     make_database      a factory, for tests needing several: make_database() -> an empty
                        database's URL, make_database(template=...) -> a copy's URL
@@ -43,6 +47,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -50,7 +55,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from app import devdb, migrate
-from app.config import SEED_VARIABLES, url_from_params
+from app.config import APP_LOGIN, SEED_VARIABLES, url_from_params
 from tests import dbutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +67,11 @@ DATABASE_VARIABLES = (
     "DATABASE_URL",
     *SEED_VARIABLES,
     "DATABASE_SSL",
+    "DATABASE_SSL_ROOT_CERT",
     "DATABASE_MAX_CONNECTIONS",
+    "DATABASE_DIRECT_URL",
+    "MIGRATION_DATABASE_URL",
+    "XORJ_APP_PASSWORD",
     "YOYO_DATABASE_URL",
 )
 
@@ -154,6 +163,25 @@ def make_database(owner_role: str) -> Iterator[Callable[..., str]]:
 def db_url(template_db: str, make_database: Callable[..., str]) -> str:
     """The owner's URL of a fresh, fully migrated database (a copy of `template_db`)."""
     return make_database(template=template_db)
+
+
+def app_url_of(url: str) -> str:
+    """The application login's (xorj_app) URL of the database `url` names."""
+    params: dict[str, object] = conninfo_to_dict(url)
+    params["user"] = APP_LOGIN
+    params.pop("password", None)
+    return url_from_params(params)
+
+
+@pytest.fixture(name="app_url_of", scope="session")
+def app_url_of_fixture() -> Callable[[str], str]:
+    return app_url_of
+
+
+@pytest.fixture
+def app_url(db_url: str) -> str:
+    """The application login's URL of the fresh database of db_url."""
+    return app_url_of(db_url)
 
 
 @pytest.fixture
@@ -335,9 +363,10 @@ def schema_snapshot() -> Callable[[str], str]:
 
 
 def cli_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """os.environ without the variables naming a database, plus `env`."""
+    """os.environ without the variables naming a database, plus `env`; no .env file of
+    the checkout is read (XORJ_ENV_FILES=0) unless `env` says otherwise."""
     base = {k: v for k, v in os.environ.items() if k not in DATABASE_VARIABLES}
-    return {**base, **(env or {})}
+    return {**base, "XORJ_ENV_FILES": "0", **(env or {})}
 
 
 @pytest.fixture(scope="session", name="cli_env")
@@ -397,6 +426,24 @@ def api_client(db_url: str, auth_config_for_tests):
 
     from app.server import create_app
 
-    app = create_app(database_url=db_url, auth=auth_config_for_tests, pool_size=5)
+    app = create_app(database_url=app_url_of(db_url), auth=auth_config_for_tests, pool_size=5)
     with TestClient(app) as client:
         yield client
+
+
+# --- figures -----------------------------------------------------------------------------
+
+FIGURES: list[str] = []
+
+
+def report_figures(title: str, **figures: object) -> None:
+    """Keep one line of figures measured by a test (requests, errors by class, seconds);
+    pytest prints them all at the end of the run, in a section of their own."""
+    FIGURES.append(f"{title}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("figures measured by the tests")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -30,7 +30,7 @@ from app.auth import auth_config
 from app.config import ConfigError
 from app.server import create_app
 from tests import dbutil
-from tests.conftest import TEST_JWT_SECRET
+from tests.conftest import TEST_JWT_SECRET, app_url_of
 from tests.solana import address
 
 MISSING_HEADER = "Missing or invalid authorization header"
@@ -110,22 +110,28 @@ def module_db_url(template_db: str, owner_role: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def api_client(module_db_url: str) -> Iterator[TestClient]:
+def module_app_url(module_db_url: str) -> str:
+    """The application login's (xorj_app) URL of module_db_url's database: the app's."""
+    return app_url_of(module_db_url)
+
+
+@pytest.fixture(scope="module")
+def api_client(module_app_url: str) -> Iterator[TestClient]:
     """The real app with JWT_SECRET = TEST_JWT_SECRET (module-wide: see module_db_url)."""
     app = create_app(
-        database_url=module_db_url, auth=auth_config({"JWT_SECRET": TEST_JWT_SECRET}), pool_size=3
+        database_url=module_app_url, auth=auth_config({"JWT_SECRET": TEST_JWT_SECRET}), pool_size=3
     )
     with TestClient(app) as client:
         yield client
 
 
 @pytest.fixture
-def app_client(module_db_url: str) -> Iterator[Callable[[dict[str, str]], TestClient]]:
+def app_client(module_app_url: str) -> Iterator[Callable[[dict[str, str]], TestClient]]:
     """app_client(env) -> a TestClient of the real app whose keys come from `env`."""
     with contextlib.ExitStack() as stack:
 
         def make(env: dict[str, str]) -> TestClient:
-            app = create_app(database_url=module_db_url, auth=auth_config(env), pool_size=2)
+            app = create_app(database_url=module_app_url, auth=auth_config(env), pool_size=2)
             return stack.enter_context(TestClient(app))
 
         yield make
@@ -340,10 +346,10 @@ def _without_jwt_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_serve_without_a_key_exits_1_with_one_line(
-    module_db_url: str, xorj_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    module_app_url: str, xorj_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _without_jwt_variables(monkeypatch)
-    proc = xorj_cli("serve", "--port", "1", env={"DATABASE_URL": module_db_url}, timeout=30)
+    proc = xorj_cli("serve", "--port", "1", env={"DATABASE_URL": module_app_url}, timeout=30)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -353,10 +359,10 @@ def test_serve_without_a_key_exits_1_with_one_line(
 
 
 def test_serve_with_a_short_secret_exits_1_with_one_line(
-    module_db_url: str, xorj_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    module_app_url: str, xorj_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _without_jwt_variables(monkeypatch)
-    env = {"DATABASE_URL": module_db_url, "JWT_SECRET": "short"}
+    env = {"DATABASE_URL": module_app_url, "JWT_SECRET": "short"}
     proc = xorj_cli("serve", "--port", "1", env=env, timeout=30)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()

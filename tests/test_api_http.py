@@ -84,7 +84,8 @@ def _group_alive(pgid: int) -> bool:
 
 @contextlib.contextmanager
 def serve(db_url: str, *args: str) -> Iterator[Server]:
-    """`xorj serve --port <free port> args...` until /healthz answers; killed at the end."""
+    """`xorj serve --port <free port> args...` with DATABASE_URL = db_url (the application
+    login's URL) until /healthz answers; killed at the end."""
     port = _free_port()
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
@@ -181,10 +182,10 @@ def _curl(port: int, method: str, path: str, token: str) -> tuple[int, dict[str,
 # --- a running server ------------------------------------------------------------------
 
 
-def test_serve_answers_the_seed_curls_and_stops_on_sigterm(db_url: str) -> None:
+def test_serve_answers_the_seed_curls_and_stops_on_sigterm(app_url: str) -> None:
     wallet = address(3001)
     token = _token(wallet)
-    with serve(db_url) as server:
+    with serve(app_url) as server:
         client = httpx.Client(base_url=server.base, timeout=10)
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.text
@@ -259,11 +260,13 @@ def _poll(check: Callable[[], bool], seconds: float, interval: float = 0.25) -> 
     return False
 
 
-def test_database_outage_is_503_and_recovers_without_a_restart(db_url: str, admin_url: str) -> None:
-    database = database_name(db_url)
+def test_database_outage_is_503_and_recovers_without_a_restart(
+    app_url: str, admin_url: str
+) -> None:
+    database = database_name(app_url)
     token = _token(address(3002))
     auth = {"Authorization": f"Bearer {token}"}
-    with serve(db_url) as server:
+    with serve(app_url) as server:
         client = httpx.Client(base_url=server.base, timeout=20)
         try:
             assert client.get("/api/bot/status", headers=auth).status_code == 200
@@ -308,10 +311,10 @@ def test_database_outage_is_503_and_recovers_without_a_restart(db_url: str, admi
 # --- several workers -------------------------------------------------------------------
 
 
-def test_serve_with_two_workers(db_url: str) -> None:
+def test_serve_with_two_workers(app_url: str) -> None:
     wallet = address(3003)
     auth = {"Authorization": f"Bearer {_token(wallet)}"}
-    with serve(db_url, "--workers", "2") as server:
+    with serve(app_url, "--workers", "2") as server:
         with httpx.Client(base_url=server.base, timeout=10) as client:
             assert client.get("/readyz").status_code == 200
             enabled = client.post("/api/bot/enable", headers=auth)

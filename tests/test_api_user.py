@@ -22,7 +22,7 @@ from litestar.testing import TestClient
 from app.auth import auth_config
 from app.server import create_app
 from tests import dbutil
-from tests.conftest import TEST_JWT_SECRET
+from tests.conftest import TEST_JWT_SECRET, app_url_of
 from tests.solana import address
 
 STATUS = "/api/bot/status"
@@ -65,6 +65,12 @@ def module_db_url(template_db: str, owner_role: str) -> Iterator[str]:
         dbutil.drop_database(name)
 
 
+@pytest.fixture(scope="module")
+def module_app_url(module_db_url: str) -> str:
+    """The application login's (xorj_app) URL of module_db_url's database: the app's."""
+    return app_url_of(module_db_url)
+
+
 def _app(url: str, **kwargs: Any) -> TestClient:
     app = create_app(
         database_url=url, auth=auth_config({"JWT_SECRET": TEST_JWT_SECRET}), pool_size=3, **kwargs
@@ -73,8 +79,8 @@ def _app(url: str, **kwargs: Any) -> TestClient:
 
 
 @pytest.fixture(scope="module")
-def client(module_db_url: str) -> Iterator[TestClient]:
-    with _app(module_db_url) as test_client:
+def client(module_app_url: str) -> Iterator[TestClient]:
+    with _app(module_app_url) as test_client:
         yield test_client
 
 
@@ -252,13 +258,13 @@ def test_an_unknown_field_in_the_enable_body_is_400(client: TestClient, user: An
     assert client.get(STATUS, headers=user(wallet)).json()["isBotActive"] is False
 
 
-def test_state_survives_a_restart(module_db_url: str, user: Any) -> None:
+def test_state_survives_a_restart(module_app_url: str, user: Any) -> None:
     wallet, vault = new_address(), new_address()
-    with _app(module_db_url) as first:
+    with _app(module_app_url) as first:
         assert first.post(ENABLE, headers=user(wallet), json={"vaultAddress": vault}).is_success
         saved = first.post(SETTINGS, headers=user(wallet), json={"riskProfile": "Conservative"})
         assert saved.status_code == 200, saved.text
-    with _app(module_db_url) as second:
+    with _app(module_app_url) as second:
         status = second.get(STATUS, headers=user(wallet)).json()
         assert (status["status"], status["isBotActive"], status["vaultAddress"]) == (
             "active",
@@ -484,11 +490,11 @@ def test_a_service_token_on_a_user_endpoint_is_403(
 # --- bodies ----------------------------------------------------------------------------
 
 
-def test_an_oversized_body_is_413(module_db_url: str, user: Any) -> None:
+def test_an_oversized_body_is_413(module_app_url: str, user: Any) -> None:
     wallet = new_address()
     body = b'{"riskProfile": "Aggressive", "pad": "' + b"x" * 4096 + b'"}'
     assert len(body) > 4000
-    with _app(module_db_url, max_body_bytes=1024) as small:
+    with _app(module_app_url, max_body_bytes=1024) as small:
         response = small.post(
             SETTINGS,
             headers={**user(wallet), "Content-Type": "application/json"},

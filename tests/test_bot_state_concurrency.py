@@ -1,9 +1,12 @@
 """Bot state and user settings under real concurrency, and the bot-state NOTIFY.
 
-Every call runs on its own connection (the owner's URL of a fresh migrated database),
-in its own transaction, as the API role (SET LOCAL ROLE xorj_api), as the API would.
-Where a race must be exercised deterministically, one transaction holds its lock while
-another is shown to wait on it (pg_stat_activity), then the first commits.
+Every call runs on its own connection as the application login (xorj_app) to a fresh
+migrated database, in its own transaction, as the API role with the claims of the
+wallet's token (set_config('role', 'xorj_api') and 'request.jwt.claims'), as the API
+would. Tables are read on the owner's connections. Where a race must be exercised
+deterministically, one transaction holds its lock while another is shown to wait on it
+(pg_stat_activity, watched by the application login, which sees its own sessions), then
+the first commits.
 """
 
 from __future__ import annotations
@@ -25,21 +28,30 @@ VAULT_2 = "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB"
 CHANNEL = "xorj_bot_state"
 
 
-def _call(conn: psycopg.Connection, query: str, params: tuple = ()) -> Any:
-    """One API call in its own committed transaction, as xorj_api; its single value."""
+def _as_user(conn: psycopg.Connection, wallet: str) -> None:
+    """In the current transaction: the role xorj_api, with the claims of `wallet`'s token."""
+    conn.execute(
+        "SELECT set_config('role', 'xorj_api', true), set_config('request.jwt.claims', %s, true)",
+        (json.dumps({"wallet_address": wallet}),),
+    )
+
+
+def _call(conn: psycopg.Connection, wallet: str, query: str, params: tuple = ()) -> Any:
+    """One API call of `wallet` in its own committed transaction, as xorj_api; its single
+    value."""
     with conn.transaction():
-        conn.execute("SET LOCAL ROLE xorj_api")
+        _as_user(conn, wallet)
         row = conn.execute(query, params).fetchone()
     assert row is not None
     return row[0]
 
 
 def _enable(conn: psycopg.Connection, wallet: str = WALLET, vault: str | None = None) -> dict:
-    return _call(conn, "SELECT api.enable_bot(%s, %s)", (wallet, vault))
+    return _call(conn, wallet, "SELECT api.enable_bot(%s)", (vault,))
 
 
 def _disable(conn: psycopg.Connection, wallet: str = WALLET) -> dict:
-    return _call(conn, "SELECT api.disable_bot(%s)", (wallet,))
+    return _call(conn, wallet, "SELECT api.disable_bot()")
 
 
 def _update(
@@ -47,8 +59,9 @@ def _update(
 ) -> dict:
     return _call(
         conn,
-        "SELECT api.update_user_settings(%s, %s::jsonb, %s)",
-        (wallet, json.dumps(patch), expected),
+        wallet,
+        "SELECT api.update_user_settings(%s::jsonb, %s)",
+        (json.dumps(patch), expected),
     )
 
 
@@ -118,11 +131,13 @@ class _Background:
 # --- bot state --------------------------------------------------------------------------
 
 
-def test_50_concurrent_enable_disable_leave_one_row_matching_the_last_event(db_url: str) -> None:
+def test_50_concurrent_enable_disable_leave_one_row_matching_the_last_event(
+    db_url: str, app_url: str
+) -> None:
     def call(conn: psycopg.Connection, i: int) -> dict:
         return _enable(conn, WALLET, VAULT) if i % 2 == 0 else _disable(conn)
 
-    results = _run_together(db_url, 50, call)
+    results = _run_together(app_url, 50, call)
 
     errors = [r for r in results if isinstance(r, Exception)]
     assert errors == [], f"calls failed: {errors[:3]}"
@@ -156,20 +171,21 @@ def test_50_concurrent_enable_disable_leave_one_row_matching_the_last_event(db_u
         assert r["status"]["isBotActive"] is (i % 2 == 0)
 
 
-def test_two_wallets_racing_for_one_vault_get_vault_in_use(db_url: str) -> None:
+def test_two_wallets_racing_for_one_vault_get_vault_in_use(db_url: str, app_url: str) -> None:
     """Both pass the "vault free?" check; the loser meets the unique index and must get
     XJ409 vault_in_use, not a bare unique violation."""
-    holder = psycopg.connect(db_url, autocommit=True)
-    racer = psycopg.connect(db_url, autocommit=True)
+    holder = psycopg.connect(app_url, autocommit=True)
+    racer = psycopg.connect(app_url, autocommit=True)
+    watcher = psycopg.connect(app_url, autocommit=True)
     observer = psycopg.connect(db_url, autocommit=True)
     try:
         racer_pid = racer.info.backend_pid
         with holder.transaction():
-            holder.execute("SET LOCAL ROLE xorj_api")
-            holder.execute("SELECT api.enable_bot(%s, %s)", (WALLET, VAULT))
+            _as_user(holder, WALLET)
+            holder.execute("SELECT api.enable_bot(%s)", (VAULT,))
             # The racer does not see the uncommitted registration: it waits on the index.
             background = _Background(lambda: _enable(racer, WALLET_2, VAULT))
-            _wait_until_blocked(observer, racer_pid)
+            _wait_until_blocked(watcher, racer_pid)
         with pytest.raises(psycopg.Error) as caught:
             background.result()
         assert caught.value.sqlstate == "XJ409"
@@ -180,21 +196,24 @@ def test_two_wallets_racing_for_one_vault_get_vault_in_use(db_url: str) -> None:
         ).fetchall()
         assert rows == [(WALLET, VAULT)]
     finally:
-        for c in (holder, racer, observer):
+        for c in (holder, racer, watcher, observer):
             c.close()
 
 
-def test_two_first_enables_of_one_wallet_with_its_vault_both_succeed(db_url: str) -> None:
+def test_two_first_enables_of_one_wallet_with_its_vault_both_succeed(
+    db_url: str, app_url: str
+) -> None:
     """The second first enable waits for the first, then succeeds as "no change"."""
-    holder = psycopg.connect(db_url, autocommit=True)
-    racer = psycopg.connect(db_url, autocommit=True)
+    holder = psycopg.connect(app_url, autocommit=True)
+    racer = psycopg.connect(app_url, autocommit=True)
+    watcher = psycopg.connect(app_url, autocommit=True)
     observer = psycopg.connect(db_url, autocommit=True)
     try:
         with holder.transaction():
-            holder.execute("SET LOCAL ROLE xorj_api")
-            holder.execute("SELECT api.enable_bot(%s, %s)", (WALLET, VAULT))
+            _as_user(holder, WALLET)
+            holder.execute("SELECT api.enable_bot(%s)", (VAULT,))
             background = _Background(lambda: _enable(racer, WALLET, VAULT))
-            _wait_until_blocked(observer, racer.info.backend_pid)
+            _wait_until_blocked(watcher, racer.info.backend_pid)
         result = background.result()
         assert result["changed"] is False
         assert result["status"]["isBotActive"] is True
@@ -202,7 +221,7 @@ def test_two_first_enables_of_one_wallet_with_its_vault_both_succeed(db_url: str
         assert observer.execute("SELECT count(*) FROM xorj.bot_states").fetchone()[0] == 1
         assert observer.execute("SELECT count(*) FROM xorj.bot_state_events").fetchone()[0] == 1
     finally:
-        for c in (holder, racer, observer):
+        for c in (holder, racer, watcher, observer):
             c.close()
 
 
@@ -211,14 +230,16 @@ def _address(prefix: str, n: int) -> str:
     return (prefix + str(n).replace("0", "z")).ljust(44, "x")
 
 
-def test_simultaneous_first_enables_of_one_wallet_and_vault_all_succeed(db_url: str) -> None:
+def test_simultaneous_first_enables_of_one_wallet_and_vault_all_succeed(
+    db_url: str, app_url: str
+) -> None:
     """Simultaneous first enables of one wallet with one vault. A loser that passed the
     user_id check before the winner inserted meets the winner on the vault's unique
     index, which ON CONFLICT (user_id) does not cover: it must retry and succeed, never
     fail with vault_in_use or a unique violation. Many rounds, to hit that window."""
     for round_ in range(30):
         wallet, vault = _address("W", round_), _address("V", round_)
-        results = _run_together(db_url, 6, lambda conn, i, w=wallet, v=vault: _enable(conn, w, v))
+        results = _run_together(app_url, 6, lambda conn, i, w=wallet, v=vault: _enable(conn, w, v))
         errors = [r for r in results if isinstance(r, Exception)]
         assert errors == [], f"round {round_}: {errors[:2]}"
         assert sum(r["changed"] for r in results) == 1, f"round {round_}"
@@ -227,9 +248,9 @@ def test_simultaneous_first_enables_of_one_wallet_and_vault_all_succeed(db_url: 
         assert conn.execute("SELECT count(*) FROM xorj.bot_state_events").fetchone()[0] == 30
 
 
-def test_concurrent_registrations_of_one_vault_one_wins(db_url: str) -> None:
+def test_concurrent_registrations_of_one_vault_one_wins(db_url: str, app_url: str) -> None:
     wallets = [WALLET, WALLET_2, VAULT_2, "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM"]
-    results = _run_together(db_url, len(wallets), lambda conn, i: _enable(conn, wallets[i], VAULT))
+    results = _run_together(app_url, len(wallets), lambda conn, i: _enable(conn, wallets[i], VAULT))
 
     won = [r for r in results if isinstance(r, dict)]
     lost = [r for r in results if isinstance(r, Exception)]
@@ -262,16 +283,16 @@ def _notifications(
     return received
 
 
-def test_notify_after_commit_and_only_for_changes(db_url: str) -> None:
-    listener = psycopg.connect(db_url, autocommit=True)
-    caller = psycopg.connect(db_url, autocommit=True)
+def test_notify_after_commit_and_only_for_changes(app_url: str) -> None:
+    listener = psycopg.connect(app_url, autocommit=True)
+    caller = psycopg.connect(app_url, autocommit=True)
     try:
         listener.execute(f"LISTEN {CHANNEL}")
 
         # Enable: nothing before the commit, the payload after it.
         with caller.transaction():
-            caller.execute("SET LOCAL ROLE xorj_api")
-            caller.execute("SELECT api.enable_bot(%s, %s)", (WALLET, VAULT))
+            _as_user(caller, WALLET)
+            caller.execute("SELECT api.enable_bot(%s)", (VAULT,))
             assert _notifications(listener, 0.5) == [], "notified before commit"
         assert _notifications(listener, 5, expect=1) == [
             {"wallet": WALLET, "enabled": True, "vault_address": VAULT}
@@ -284,8 +305,8 @@ def test_notify_after_commit_and_only_for_changes(db_url: str) -> None:
 
         # A change that rolls back is never announced.
         with caller.transaction(force_rollback=True):
-            caller.execute("SET LOCAL ROLE xorj_api")
-            caller.execute("SELECT api.disable_bot(%s)", (WALLET,))
+            _as_user(caller, WALLET)
+            caller.execute("SELECT api.disable_bot()")
         assert _notifications(listener, 1) == []
 
         # Disable, then a disable of a wallet never seen (no change): one notification.
@@ -308,11 +329,11 @@ def test_notify_after_commit_and_only_for_changes(db_url: str) -> None:
 # --- user settings ----------------------------------------------------------------------
 
 
-def test_20_concurrent_first_saves_give_one_row_at_version_20(db_url: str) -> None:
+def test_20_concurrent_first_saves_give_one_row_at_version_20(db_url: str, app_url: str) -> None:
     # Each save sets a different maxDrawdownLimit, so each one is a change (a save that
     # changes nothing keeps the version).
     results = _run_together(
-        db_url, 20, lambda conn, i: _update(conn, WALLET, {"maxDrawdownLimit": i + 1})
+        app_url, 20, lambda conn, i: _update(conn, WALLET, {"maxDrawdownLimit": i + 1})
     )
 
     errors = [r for r in results if isinstance(r, Exception)]
@@ -331,8 +352,8 @@ def test_20_concurrent_first_saves_give_one_row_at_version_20(db_url: str) -> No
     assert limit == last["maxDrawdownLimit"]
 
 
-def test_two_updates_on_the_same_version_one_wins(db_url: str) -> None:
-    with psycopg.connect(db_url, autocommit=True) as conn:
+def test_two_updates_on_the_same_version_one_wins(app_url: str) -> None:
+    with psycopg.connect(app_url, autocommit=True) as conn:
         assert _update(conn, WALLET, {"riskProfile": "Conservative"})["version"] == 1
 
     for round_ in range(10):
@@ -341,7 +362,7 @@ def test_two_updates_on_the_same_version_one_wins(db_url: str) -> None:
         # nothing keeps the version and would not conflict).
         patches = [{"maxDrawdownLimit": 20 + round_}, {"positionSizePercent": 10 + round_}]
         results = _run_together(
-            db_url, 2, lambda conn, i, p=patches, v=version: _update(conn, WALLET, p[i], v)
+            app_url, 2, lambda conn, i, p=patches, v=version: _update(conn, WALLET, p[i], v)
         )
         won = [r for r in results if isinstance(r, dict)]
         lost = [r for r in results if isinstance(r, Exception)]
@@ -353,22 +374,23 @@ def test_two_updates_on_the_same_version_one_wins(db_url: str) -> None:
 
 
 def test_an_update_waits_for_a_concurrent_one_on_the_same_version_then_gets_xj412(
-    db_url: str,
+    db_url: str, app_url: str
 ) -> None:
     """Deterministic: the second update reads its version only after the first commits."""
-    holder = psycopg.connect(db_url, autocommit=True)
-    racer = psycopg.connect(db_url, autocommit=True)
+    holder = psycopg.connect(app_url, autocommit=True)
+    racer = psycopg.connect(app_url, autocommit=True)
+    watcher = psycopg.connect(app_url, autocommit=True)
     observer = psycopg.connect(db_url, autocommit=True)
     try:
         assert _update(holder, WALLET, {"riskProfile": "Aggressive"})["version"] == 1
         with holder.transaction():
-            holder.execute("SET LOCAL ROLE xorj_api")
+            _as_user(holder, WALLET)
             holder.execute(
-                "SELECT api.update_user_settings(%s, %s::jsonb, 1)",
-                (WALLET, json.dumps({"maxDrawdownLimit": 40})),
+                "SELECT api.update_user_settings(%s::jsonb, 1)",
+                (json.dumps({"maxDrawdownLimit": 40}),),
             )
             background = _Background(lambda: _update(racer, WALLET, {"positionSizePercent": 20}, 1))
-            _wait_until_blocked(observer, racer.info.backend_pid)
+            _wait_until_blocked(watcher, racer.info.backend_pid)
         with pytest.raises(psycopg.Error) as caught:
             background.result()
         assert caught.value.sqlstate == "XJ412"
@@ -379,44 +401,45 @@ def test_an_update_waits_for_a_concurrent_one_on_the_same_version_then_gets_xj41
         ).fetchone()
         assert row == (2, 40, 5)
     finally:
-        for c in (holder, racer, observer):
+        for c in (holder, racer, watcher, observer):
             c.close()
 
 
-def test_two_first_saves_expecting_version_0_one_wins(db_url: str) -> None:
+def test_two_first_saves_expecting_version_0_one_wins(db_url: str, app_url: str) -> None:
     """The loser of the insert race waits for the winner, then sees version 1: XJ412,
     never a unique violation."""
-    holder = psycopg.connect(db_url, autocommit=True)
-    racer = psycopg.connect(db_url, autocommit=True)
+    holder = psycopg.connect(app_url, autocommit=True)
+    racer = psycopg.connect(app_url, autocommit=True)
+    watcher = psycopg.connect(app_url, autocommit=True)
     observer = psycopg.connect(db_url, autocommit=True)
     try:
         with holder.transaction():
-            holder.execute("SET LOCAL ROLE xorj_api")
+            _as_user(holder, WALLET)
             holder.execute(
-                "SELECT api.update_user_settings(%s, %s::jsonb, 0)",
-                (WALLET, json.dumps({"maxDrawdownLimit": 40})),
+                "SELECT api.update_user_settings(%s::jsonb, 0)",
+                (json.dumps({"maxDrawdownLimit": 40}),),
             )
             background = _Background(lambda: _update(racer, WALLET, {"maxDrawdownLimit": 45}, 0))
-            _wait_until_blocked(observer, racer.info.backend_pid)
+            _wait_until_blocked(watcher, racer.info.backend_pid)
         with pytest.raises(psycopg.Error) as caught:
             background.result()
         assert caught.value.sqlstate == "XJ412"
         assert caught.value.diag.message_detail == "current_version=1"
         assert observer.execute("SELECT count(*) FROM xorj.user_settings").fetchone()[0] == 1
     finally:
-        for c in (holder, racer, observer):
+        for c in (holder, racer, watcher, observer):
             c.close()
 
 
-def test_concurrent_first_saves_without_version_mixed_with_reads(db_url: str) -> None:
+def test_concurrent_first_saves_without_version_mixed_with_reads(app_url: str) -> None:
     """Reads during first saves see either nothing (NULL) or a whole row, never an error."""
 
     def call(conn: psycopg.Connection, i: int) -> Any:
         if i % 2:
-            return _call(conn, "SELECT api.get_user_settings(%s)", (WALLET_2,))
+            return _call(conn, WALLET_2, "SELECT api.get_user_settings()")
         return _update(conn, WALLET_2, {"positionSizePercent": 1 + i})
 
-    results = _run_together(db_url, 20, call)
+    results = _run_together(app_url, 20, call)
     assert not [r for r in results if isinstance(r, Exception)]
     reads = [results[i] for i in range(1, 20, 2)]
     assert all(r is None or r["walletAddress"] == WALLET_2 for r in reads)

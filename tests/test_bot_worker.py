@@ -7,6 +7,7 @@ The helpers here are shared with tests/test_bot_crash.py and tests/test_bot_two_
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import re
@@ -23,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from app.chain.base import Intent, SignatureStatus
 from app.chain.sim import FAILED_ERR, FEE_LAMPORTS, SimulatedChain, SimulatedSigner
+from app.config import APP_LOGIN
+from app.seed import user_claims
 from app.workers.bot import (
     NEVER_BROADCAST,
     Bot,
@@ -35,15 +39,19 @@ from app.workers.bot import (
     Heartbeat,
     InFlight,
     JsonLog,
+    StopFlag,
     _close,
+    _make_bot,
+    connect,
     expired_message,
     load_bots,
     load_traders,
+    register_cli,
     slippage_percent,
-    with_statement_timeout,
 )
 from app.workers.dbsync import BotDb
 from app.workers.planner import TARGETS, USDC, PlannedTrade, SimplePlanner
+from tests.conftest import app_url_of
 from tests.solana import address, signature
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,12 +69,38 @@ EnvFactory = Callable[..., dict[str, str]]
 # --- setting the database up through the api functions ---------------------------------
 
 
-def as_role(conn: psycopg.Connection[Any], role: str, query: str, params: tuple = ()) -> Any:
-    """One api call as `role`, in its own transaction, actor 'test'; its first row."""
+def _call_as(
+    conn: psycopg.Connection[Any],
+    role: str,
+    query: str,
+    params: tuple,
+    claims: Mapping[str, Any] | None,
+) -> Any:
     with conn.transaction():
-        conn.execute(f"SET LOCAL ROLE {role}")
-        conn.execute("SELECT set_config('xorj.actor', 'test', true)")
+        conn.execute(
+            "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true), "
+            "set_config('xorj.actor', 'test', true)",
+            (role, json.dumps(claims) if claims else ""),
+        )
         return conn.execute(query, params).fetchone()
+
+
+def as_role(
+    conn: psycopg.Connection[Any],
+    role: str,
+    query: str,
+    params: tuple = (),
+    claims: Mapping[str, Any] | None = None,
+) -> Any:
+    """One api call as `role`, in its own committed transaction, actor 'test', with
+    `claims` (a user token's: user_claims(wallet)); its first row. It runs as the
+    application login (xorj_app) on `conn` itself when `conn` is one, else on a new
+    connection of the application login to `conn`'s database (the owner is no member of
+    the roles)."""
+    if conn.info.user == APP_LOGIN:
+        return _call_as(conn, role, query, params, claims)
+    with psycopg.connect(app_url_of(conn.info.dsn), autocommit=True) as app:
+        return _call_as(app, role, query, params, claims)
 
 
 @dataclass(frozen=True)
@@ -88,17 +122,15 @@ def setup_bots(
     users = [User(address(10 + i), address(200 + i)) for i in range(count)]
     with psycopg.connect(db_url, autocommit=True) as conn:
         for user in users:
-            as_role(conn, "xorj_api", "SELECT api.enable_bot(%s, %s)", (user.wallet, user.vault))
+            claims = user_claims(user.wallet)
+            as_role(conn, "xorj_api", "SELECT api.enable_bot(%s)", (user.vault,), claims)
             patch = {
                 "riskProfile": profile,
                 "investmentAmount": investment,
                 "positionSizePercent": percent,
             }
             as_role(
-                conn,
-                "xorj_api",
-                "SELECT api.update_user_settings(%s, %s)",
-                (user.wallet, Jsonb(patch)),
+                conn, "xorj_api", "SELECT api.update_user_settings(%s)", (Jsonb(patch),), claims
             )
         (run,) = as_role(conn, "xorj_engine", "SELECT api.create_scoring_run()")
         as_role(conn, "xorj_engine", "SELECT api.start_scoring_run(%s)", (run["id"],))
@@ -114,8 +146,9 @@ def setup_bots(
 
 
 def planned_intents(db_url: str) -> list[PlannedTrade]:
-    """What the built-in planner plans from the database as it is now."""
-    db = BotDb(db_url, "test:planner")
+    """What the built-in planner plans from the database as it is now (read as the bot
+    reads it: the application login in the role xorj_bot)."""
+    db = BotDb(app_url_of(db_url), "test:planner")
     try:
         return SimplePlanner().plan(load_bots(db), load_traders(db))
     finally:
@@ -198,7 +231,10 @@ def sim_args(
 
 
 class BotProcess:
-    """A `bot ...` subprocess; stdout and stderr go to files (a long run logs a lot)."""
+    """A `bot ...` subprocess on the database of `db_url` (any URL of it: the process logs
+    in as the application login, DATABASE_URL, and LISTENs on the same direct connection,
+    DATABASE_DIRECT_URL, unless `env` says otherwise); stdout and stderr go to files (a
+    long run logs a lot)."""
 
     def __init__(
         self,
@@ -215,7 +251,13 @@ class BotProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", BOT, *args],
                 cwd=ROOT,
-                env=cli_env({"DATABASE_URL": db_url, **(env or {})}),
+                env=cli_env(
+                    {
+                        "DATABASE_URL": app_url_of(db_url),
+                        "DATABASE_DIRECT_URL": app_url_of(db_url),
+                        **(env or {}),
+                    }
+                ),
                 stdout=out,
                 stderr=err,
                 text=True,
@@ -434,7 +476,10 @@ def test_a_disable_stops_planning_for_that_vault_at_once(
         "bot",
     )
     try:
-        with psycopg.connect(db_url, autocommit=True) as conn:
+        with (
+            psycopg.connect(db_url, autocommit=True) as conn,
+            psycopg.connect(app_url_of(db_url), autocommit=True) as app,
+        ):
 
             def first_vault_traded() -> bool:
                 (n,) = conn.execute(
@@ -444,7 +489,7 @@ def test_a_disable_stops_planning_for_that_vault_at_once(
                 return n > 0
 
             wait_for(first_vault_traded, 30, "the first trade of the first vault", every=0.005)
-            as_role(conn, "xorj_api", "SELECT api.disable_bot(%s)", (first.wallet,))
+            as_role(app, "xorj_api", "SELECT api.disable_bot()", (), user_claims(first.wallet))
             (committed_at,) = conn.execute("SELECT clock_timestamp()").fetchone()
         assert bot.wait(60) == 0, bot.stderr()
     finally:
@@ -707,12 +752,18 @@ class FakeChain:
 def in_process_bot(
     db_url: str, chain: Any, worker: str = "inproc", lease: float = 30.0
 ) -> tuple[Bot, io.StringIO]:
+    """A Bot with its Heartbeat (LISTENing, as on a direct connection), both through the
+    bot's own door (app.workers.bot.connect) as the application login."""
     stream = io.StringIO()
     log = JsonLog(worker, stream)
     options = BotOptions(worker_id=worker, lease_seconds=lease)
-    url = with_statement_timeout(db_url, lease)
-    heartbeat = Heartbeat(BotDb(url, f"bot:{worker}"), options, log)
-    bot = Bot(BotDb(url, f"bot:{worker}"), heartbeat, chain, None, SimplePlanner(), options, log)
+    url = app_url_of(db_url)
+
+    def door() -> BotDb:
+        return connect(url, worker, options, log, lambda: False)
+
+    heartbeat = Heartbeat(door(), options, log, listen=True)
+    bot = Bot(door(), heartbeat, chain, None, SimplePlanner(), options, log)
     return bot, stream
 
 
@@ -814,13 +865,13 @@ def test_plan_follows_enabled_bots_and_forgets_older_disable_marks(db_url: str) 
     bot, _ = in_process_bot(db_url, FakeChain({}))
     try:
         hb = bot.heartbeat
-        hb._on_notify(json.dumps({"enabled": False, "vault_address": first.vault}))
+        hb._on_event({"enabled": False, "vault_address": first.vault, "wallet": first.wallet})
         assert hb.is_disabled(first.vault)
         intents = bot.plan()
         assert {i.vault for i in intents} == {first.vault, second.vault}
         assert not hb.is_disabled(first.vault) and not hb._disabled
-        hb._on_notify(json.dumps({"enabled": False, "vault_address": second.vault}))
-        hb._on_notify(json.dumps({"enabled": True, "vault_address": first.vault}))
+        hb._on_event({"enabled": False, "vault_address": second.vault, "wallet": second.wallet})
+        hb._on_event({"enabled": True, "vault_address": first.vault, "wallet": first.wallet})
         assert hb.is_disabled(second.vault) and not hb.is_disabled(first.vault)
     finally:
         _close(bot)
@@ -832,6 +883,36 @@ def test_slippage_is_not_clamped() -> None:
     assert slippage_percent(0, 5) is None
 
 
-def test_statement_timeout_keeps_existing_options() -> None:
-    url = with_statement_timeout("postgresql://u@h/db?options=-c%20search_path%3Dx", 2.5)
-    assert conninfo_to_dict(url)["options"] == "-c search_path=x -c statement_timeout=2500"
+def test_the_bots_connections_take_the_lease_per_transaction_not_as_a_startup_option(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The statement_timeout of every statement the bot runs is its lease, set in each
+    transaction (the door's prelude), never as a startup `options` (which a transaction
+    pooler refuses or ignores): its connections, made as `xorj bot recover` makes them,
+    carry no options, run as xorj_bot under the application login, and show the lease
+    inside a transaction and the server's own setting outside one."""
+    app_url = app_url_of(db_url)
+    for name in ("DATABASE_DIRECT_URL", "MIGRATION_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", app_url)
+    parser = argparse.ArgumentParser(prog="xorj")
+    register_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(
+        ["bot", "recover", "--lease-seconds", "2.5", *sim_args(tmp_path / "chain.json")]
+    )
+    with psycopg.connect(app_url) as plain:
+        (default,) = plain.execute("SHOW statement_timeout").fetchone()
+    assert default != "2500ms"
+    bot = _make_bot(args, need_signer=False, flag=StopFlag())
+    try:
+        assert not bot.heartbeat.listening  # no DATABASE_DIRECT_URL: the feed is polled
+        for db in (bot.db, bot.heartbeat.db):
+            assert "options" not in conninfo_to_dict(db.url)
+            assert not db.conn.info.get_parameters().get("options")
+            assert db.value("SHOW statement_timeout") == "2500ms"
+            assert db.one("SELECT session_user, current_user") == (APP_LOGIN, "xorj_bot")
+            with db.tx() as conn:
+                assert conn.execute("SHOW statement_timeout").fetchone() == ("2500ms",)
+            assert db.conn.execute("SHOW statement_timeout").fetchone() == (default,)
+    finally:
+        _close(bot)

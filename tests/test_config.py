@@ -109,10 +109,45 @@ def test_bad_database_port_is_refused(port: str) -> None:
         external_database_url({**SEED, "DATABASE_PORT": port})
 
 
-@pytest.mark.parametrize("ssl", ["maybe", "prefer", "verify-full", "2"])
+@pytest.mark.parametrize("ssl", ["maybe", "2", "required", "verify"])
 def test_bad_database_ssl_is_refused(ssl: str) -> None:
     with pytest.raises(ConfigError, match="DATABASE_SSL"):
         external_database_url({**SEED, "DATABASE_SSL": ssl})
+
+
+@pytest.mark.parametrize("sslmode", ["disable", "allow", "prefer", "require", "Prefer"])
+def test_database_ssl_may_be_an_sslmode(sslmode: str) -> None:
+    url = external_database_url({**SEED, "DATABASE_SSL": sslmode})
+    assert url is not None
+    assert params(url)["sslmode"] == sslmode.lower()
+
+
+@pytest.mark.parametrize("sslmode", ["verify-ca", "verify-full"])
+def test_verifying_sslmodes_take_the_root_certificate(tmp_path, sslmode: str) -> None:
+    cert = tmp_path / "root.crt"
+    cert.write_text("-----BEGIN CERTIFICATE-----\n")
+    env = {**SEED, "DATABASE_SSL": sslmode, "DATABASE_SSL_ROOT_CERT": str(cert)}
+    url = external_database_url(env)
+    assert url is not None
+    assert params(url)["sslmode"] == sslmode
+    assert params(url)["sslrootcert"] == str(cert)
+    url = external_database_url({"DATABASE_URL": "postgresql://u@h/d", **env})
+    assert url is not None
+    assert params(url)["sslmode"] == sslmode
+    assert params(url)["sslrootcert"] == str(cert)
+
+
+@pytest.mark.parametrize("sslmode", ["verify-ca", "verify-full"])
+def test_verifying_sslmodes_without_a_root_certificate_are_refused(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, sslmode: str
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.postgresql/root.crt
+    with pytest.raises(ConfigError, match="DATABASE_SSL_ROOT_CERT"):
+        external_database_url({**SEED, "DATABASE_SSL": sslmode})
+    with pytest.raises(ConfigError, match="DATABASE_SSL_ROOT_CERT"):
+        external_database_url(
+            {**SEED, "DATABASE_SSL": sslmode, "DATABASE_SSL_ROOT_CERT": str(tmp_path / "none")}
+        )
 
 
 @pytest.mark.parametrize(
@@ -152,7 +187,7 @@ def test_yoyo_url_refuses_other_urls(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "size"), [(None, 20), ("", 20), ("1", 1), (" 50 ", 50), ("1000", 1000)]
+    ("raw", "size"), [(None, 5), ("", 5), ("1", 1), (" 50 ", 50), ("1000", 1000)]
 )
 def test_max_connections_within_bounds(raw: str | None, size: int) -> None:
     env = {} if raw is None else {"DATABASE_MAX_CONNECTIONS": raw}

@@ -33,6 +33,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from app.config import url_from_params
 from app.workers import engine
+from tests.conftest import app_url_of
 from tests.solana import address
 
 
@@ -71,10 +72,11 @@ Runner = Callable[..., tuple[int, str, str]]
 
 @pytest.fixture
 def run_cli(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    app_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Runner:
-    """run_cli(*args) -> (exit code, stdout, stderr) of `xorj args...` against db_url."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
+    """run_cli(*args) -> (exit code, stdout, stderr) of `xorj args...` against the test's
+    database, as the application login."""
+    monkeypatch.setenv("DATABASE_URL", app_url)
 
     def run(*args: str) -> tuple[int, str, str]:
         parser = argparse.ArgumentParser(prog="xorj")
@@ -99,9 +101,10 @@ def runs(url: str) -> list[tuple[str, str, str | None, int]]:
 
 
 def ranked(url: str, limit: int = 1000) -> list[tuple[int, str, float, str]]:
-    """api.ranked_traders as the bot reads it: (rank, wallet, score, run id)."""
-    with psycopg.connect(url) as conn, conn.transaction():
-        conn.execute("SET LOCAL ROLE xorj_bot")
+    """api.ranked_traders as the bot reads it, as the application login in the role
+    xorj_bot: (rank, wallet, score, run id). `url`: any URL of the database."""
+    with psycopg.connect(app_url_of(url)) as conn, conn.transaction():
+        conn.execute("SELECT set_config('role', 'xorj_bot', true)")
         return [
             (rank, wallet, float(score), str(run))
             for rank, wallet, score, run in conn.execute(
@@ -285,7 +288,8 @@ def test_the_loader_needs_nothing_but_the_engine_role(
     db_url: str, superuser_url: Callable[[str], str], tmp_path: Path
 ) -> None:
     """A login whose only privilege is membership of xorj_engine loads a file: every call
-    goes through the engine's api functions (SET LOCAL ROLE xorj_engine)."""
+    goes through the engine's api functions (set_config('role', 'xorj_engine') in each
+    transaction)."""
     name = f"xorj_test_engine_{os.getpid()}"
     password = secrets.token_hex(16)
     with psycopg.connect(superuser_url(db_url), autocommit=True) as conn:
@@ -308,14 +312,14 @@ def test_the_loader_needs_nothing_but_the_engine_role(
     assert [(r[1], r[3]) for r in runs(db_url)] == [("COMPLETED", 30)]
 
 
-def test_the_installed_command(db_url: str, xorj_cli: Any, tmp_path: Path) -> None:
+def test_the_installed_command(db_url: str, app_url: str, xorj_cli: Any, tmp_path: Path) -> None:
     """`xorj engine load` as wired into app.cli: a COMPLETED run, then a FAILED one."""
     good = write_scores(tmp_path / "good.jsonl", 100)
-    done = xorj_cli("engine", "load", str(good), env={"DATABASE_URL": db_url})
+    done = xorj_cli("engine", "load", str(good), env={"DATABASE_URL": app_url})
     assert done.returncode == 0, done.stderr
     assert "COMPLETED with 100 scores" in done.stdout
     bad = write_scores(tmp_path / "bad.jsonl", 100, replace={42: "{]"})
-    refused = xorj_cli("engine", "load", str(bad), "--chunk", "10", env={"DATABASE_URL": db_url})
+    refused = xorj_cli("engine", "load", str(bad), "--chunk", "10", env={"DATABASE_URL": app_url})
     assert refused.returncode == 1
     assert refused.stderr.splitlines()[-1].startswith("xorj: engine load: bad.jsonl: line 42: ")
     assert [r[1] for r in runs(db_url)] == ["COMPLETED", "FAILED"]
@@ -366,7 +370,7 @@ def _bench(lines: int, chunks: list[int], keep: bool, bad_line: int | None) -> N
             try:
                 url = dbutil.url_for(name, owner)
                 migrate.migrate(url)
-                result = engine.load_file(url, path, chunk)
+                result = engine.load_file(app_url_of(url), path, chunk)
                 print(
                     f"chunk {chunk:>6,}: {result.status} with {result.count:,} scores in "
                     f"{result.elapsed:.1f} s ({result.lines / result.elapsed:,.0f} lines/s)"

@@ -7,6 +7,7 @@ first three are the foundation's and are checked by name.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -32,6 +33,8 @@ TABLES = (
     "trade_events",
 )
 UNREACHABLE_URL = "postgresql://x@/nodb?host=/nonexistent"
+# An entry of yoyo's bookkeeping tables in a schema snapshot (pg_dump's or the catalog's).
+YOYO_TABLE = re.compile(r"(TABLE|SEQUENCE|relation:|column:) (ONLY )?(public\.)?_?yoyo_", re.M)
 
 Snapshot = Callable[[str], str]
 
@@ -285,7 +288,9 @@ def test_schema_snapshot_is_deterministic_and_sees_columns_and_grants(
     one, other = make_database(template=template_db), make_database(template=template_db)
     reference = snapshot(one)
     assert "trade_events" in reference
-    assert "_yoyo_migration" not in reference
+    # yoyo's tables are left out (api.applied_migrations() names _yoyo_migration in its
+    # body, which is part of the schema).
+    assert not YOYO_TABLE.search(reference), YOYO_TABLE.search(reference)
     assert "yoyo_lock" not in reference
     assert snapshot(other) == reference
 

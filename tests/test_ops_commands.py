@@ -13,6 +13,7 @@ The 100,000-trade seed measurement is not part of the suite; run it by hand:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import time
@@ -25,6 +26,7 @@ from psycopg.types.json import Jsonb
 
 from app import seed
 from app.workers import ops
+from tests.conftest import app_url_of
 from tests.solana import address, signature
 
 Runner = Callable[..., tuple[int, str, str]]
@@ -38,10 +40,11 @@ VAULT_B = address(1002)
 
 @pytest.fixture
 def run_cli(
-    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    app_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Runner:
-    """run_cli(*args) -> (exit code, stdout, stderr) of `xorj args...` against db_url."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
+    """run_cli(*args) -> (exit code, stdout, stderr) of `xorj args...` against the test's
+    database, as the application login."""
+    monkeypatch.setenv("DATABASE_URL", app_url)
 
     def run(*args: str) -> tuple[int, str, str]:
         parser = argparse.ArgumentParser(prog="xorj")
@@ -56,21 +59,26 @@ def run_cli(
 
 
 class Api:
-    """api function calls as a role, one transaction each."""
+    """api function calls as a role, one transaction each, on a connection as the
+    application login; `wallet`: the claims of that user's token (user functions)."""
 
     def __init__(self, url: str) -> None:
         self.conn = psycopg.connect(url, autocommit=True)
 
-    def __call__(self, role: str, query: str, *params: Any) -> Any:
+    def __call__(self, role: str, query: str, *params: Any, wallet: str | None = None) -> Any:
+        claims = json.dumps({"wallet_address": wallet}) if wallet else ""
         with self.conn.transaction():
-            self.conn.execute(f"SET LOCAL ROLE {role}")
+            self.conn.execute(
+                "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+                (role, claims),
+            )
             row = self.conn.execute(query, params).fetchone()
         return row[0] if row and len(row) == 1 else row
 
 
 @pytest.fixture
-def api(db_url: str) -> Iterator[Api]:
-    calls = Api(db_url)
+def api(app_url: str) -> Iterator[Api]:
+    calls = Api(app_url)
     yield calls
     calls.conn.close()
 
@@ -79,8 +87,8 @@ def api(db_url: str) -> Iterator[Api]:
 def trades(api: Api) -> dict[str, str]:
     """Five trades over two vaults, one per status (two CONFIRMED), oldest first:
     name -> id."""
-    api("xorj_api", "SELECT api.enable_bot(%s, %s)", address(1), VAULT_A)
-    api("xorj_api", "SELECT api.enable_bot(%s, %s)", address(2), VAULT_B)
+    api("xorj_api", "SELECT api.enable_bot(%s)", VAULT_A, wallet=address(1))
+    api("xorj_api", "SELECT api.enable_bot(%s)", VAULT_B, wallet=address(2))
     job = api("xorj_bot", "SELECT api.create_execution_job('SCHEDULED_RUN')")["id"]
     api("xorj_bot", "SELECT api.start_execution_job(%s, 'worker-1')", job)
 
@@ -300,12 +308,12 @@ def test_no_jobs_at_all(run_cli: Runner) -> None:
     assert run_cli("jobs", "list") == (0, "no jobs\n", "")
 
 
-def test_the_installed_commands(db_url: str, xorj_cli: Any, jobs: dict[str, str]) -> None:
+def test_the_installed_commands(app_url: str, xorj_cli: Any, jobs: dict[str, str]) -> None:
     """`xorj jobs list` and `xorj trades list` as wired into app.cli."""
-    listed = xorj_cli("jobs", "list", "--status", "RUNNING", env={"DATABASE_URL": db_url})
+    listed = xorj_cli("jobs", "list", "--status", "RUNNING", env={"DATABASE_URL": app_url})
     assert listed.returncode == 0, listed.stderr
     assert [line[:36] for line in rows_of(listed.stdout)] == [jobs["RUNNING"]]
-    refused = xorj_cli("trades", "list", "--status", "LOST", env={"DATABASE_URL": db_url})
+    refused = xorj_cli("trades", "list", "--status", "LOST", env={"DATABASE_URL": app_url})
     assert refused.returncode == 1
     assert refused.stdout == ""
     assert refused.stderr == (
@@ -333,8 +341,8 @@ def _trade_counts(url: str) -> dict[str, int]:
         )
 
 
-def test_volume_seed_through_the_api_twice(db_url: str, run_cli: Runner) -> None:
-    lines = seed.generate_volume(db_url, traders=250, trades=600, progress=False)
+def test_volume_seed_through_the_api_twice(db_url: str, app_url: str, run_cli: Runner) -> None:
+    lines = seed.generate_volume(app_url, traders=250, trades=600, progress=False)
     assert lines[0].startswith("scoring run ") and "COMPLETED with 250 trader scores" in lines[0]
     assert "users: 3" in lines[1] and "jobs: 1 (0 COMPLETED, 1 RUNNING)" in lines[1]
     # 5% in flight (40% of them PENDING), 10% FAILED, the rest CONFIRMED
@@ -368,7 +376,7 @@ def test_volume_seed_through_the_api_twice(db_url: str, run_cli: Runner) -> None
     assert unconfirmed == 0
 
     # A second call adds as much again, on new users.
-    again = seed.generate_volume(db_url, traders=250, trades=600, progress=False)
+    again = seed.generate_volume(app_url, traders=250, trades=600, progress=False)
     assert len(again) == 3
     assert _trade_counts(db_url) == {k: 2 * v for k, v in expected.items()}
 
@@ -378,11 +386,11 @@ def test_volume_seed_through_the_api_twice(db_url: str, run_cli: Runner) -> None
     assert len(rows_of(out)) == 2
 
 
-def test_volume_seed_of_nothing(db_url: str) -> None:
-    assert seed.generate_volume(db_url, 0, 0, False) == []
+def test_volume_seed_of_nothing(db_url: str, app_url: str) -> None:
+    assert seed.generate_volume(app_url, 0, 0, False) == []
     assert _trade_counts(db_url) == {}
     with pytest.raises(ValueError):
-        seed.generate_volume(db_url, -1, 0, False)
+        seed.generate_volume(app_url, -1, 0, False)
 
 
 def test_volume_tokens_are_addresses() -> None:
@@ -406,7 +414,7 @@ def _bench(traders: int, trades: int, calls: int) -> None:
         migrate.migrate(url)
         for n in range(1, calls + 1):
             started = time.perf_counter()
-            for line in seed.generate_volume(url, traders, trades, progress=True):
+            for line in seed.generate_volume(app_url_of(url), traders, trades, progress=True):
                 print(f"  {line}")
             print(f"call {n}: {time.perf_counter() - started:.1f} s")
     finally:

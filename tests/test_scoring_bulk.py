@@ -66,22 +66,30 @@ def batch() -> list[dict]:
     return scores
 
 
+def as_role(conn: psycopg.Connection, role: str) -> None:
+    """In the current transaction of a connection as the application login: `role`."""
+    conn.execute("SELECT set_config('role', %s, true)", (role,))
+
+
 def new_running_run(conn: psycopg.Connection) -> str:
     with conn.transaction():
-        conn.execute("SET LOCAL ROLE xorj_engine")
+        as_role(conn, "xorj_engine")
         (run,) = conn.execute("SELECT api.create_scoring_run()->>'id'").fetchone()
         conn.execute("SELECT api.start_scoring_run(%s)", (run,))
     return run
 
 
-def test_complete_run_with_100000_scores(db_url: str) -> None:
+def test_complete_run_with_100000_scores(db_url: str, app_url: str) -> None:
     scores = batch()
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        run = new_running_run(conn)
+    with (
+        psycopg.connect(app_url, autocommit=True) as app,
+        psycopg.connect(db_url, autocommit=True) as conn,
+    ):
+        run = new_running_run(app)
         started = time.perf_counter()
-        with conn.transaction():
-            conn.execute("SET LOCAL ROLE xorj_engine")
-            (result,) = conn.execute(
+        with app.transaction():
+            as_role(app, "xorj_engine")
+            (result,) = app.execute(
                 "SELECT api.complete_scoring_run(%s, %s)", (run, Jsonb(scores))
             ).fetchone()
         elapsed = time.perf_counter() - started
@@ -112,16 +120,16 @@ def test_complete_run_with_100000_scores(db_url: str) -> None:
             key=lambda sw: (-sw[0], sw[1]),
         )[:10]
         # Read at once, before autovacuum has analyzed the new rows, as the bot would.
-        with conn.transaction():
-            conn.execute("SET LOCAL ROLE xorj_bot")
+        with app.transaction():
+            as_role(app, "xorj_bot")
             started = time.perf_counter()
-            rows = conn.execute(
+            rows = app.execute(
                 "SELECT rank, wallet_address, xorj_trust_score, run_id::text "
                 "FROM api.ranked_traders(10, 0)"
             ).fetchall()
             ranked_ms = (time.perf_counter() - started) * 1000
             started = time.perf_counter()
-            deep = conn.execute("SELECT rank FROM api.ranked_traders(1000, 99000)").fetchall()
+            deep = app.execute("SELECT rank FROM api.ranked_traders(1000, 99000)").fetchall()
             deep_ms = (time.perf_counter() - started) * 1000
         print(f"ranked_traders(10, 0) over {N} scores: {ranked_ms:.1f} ms")
         print(f"ranked_traders(1000, 99000) over {N} scores: {deep_ms:.1f} ms")
@@ -146,15 +154,18 @@ def test_complete_run_with_100000_scores(db_url: str) -> None:
                 assert "Scan using trader_scores_run_rank_idx" in plan, plan
 
 
-def test_bad_last_element_saves_nothing(db_url: str) -> None:
+def test_bad_last_element_saves_nothing(db_url: str, app_url: str) -> None:
     scores = batch()
     scores[99_999] = {**scores[99_999], "wallet_address": "0xNotASolanaAddress000000000000000"}
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        run = new_running_run(conn)
+    with (
+        psycopg.connect(app_url, autocommit=True) as app,
+        psycopg.connect(db_url, autocommit=True) as conn,
+    ):
+        run = new_running_run(app)
         started = time.perf_counter()
-        with pytest.raises(psycopg.Error) as caught, conn.transaction():
-            conn.execute("SET LOCAL ROLE xorj_engine")
-            conn.execute("SELECT api.complete_scoring_run(%s, %s)", (run, Jsonb(scores)))
+        with pytest.raises(psycopg.Error) as caught, app.transaction():
+            as_role(app, "xorj_engine")
+            app.execute("SELECT api.complete_scoring_run(%s, %s)", (run, Jsonb(scores)))
         elapsed = time.perf_counter() - started
         print(f"\ncomplete_scoring_run refusing {N} scores (bad index 99999): {elapsed:.2f} s")
 

@@ -33,7 +33,7 @@ def request_id(request: Request) -> str | None:
 async def call(request: Request, query: str, *params: Any) -> list[tuple[Any, ...]]:
     """One database function as the caller's role, in one transaction."""
     who = principal(request)
-    return await database(request).call(who.kind, query, params, who.actor)
+    return await database(request).call(who.kind, query, params, who.actor, who.claims)
 
 
 async def one(request: Request, query: str, *params: Any) -> Any:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import msgspec
 from litestar import Request, Response, get
 
-from app.metrics import CONTENT_TYPE
+from app.errors import ApiError
+from app.metrics import CONTENT_TYPE, domain_rows
 
 
 class Health(msgspec.Struct):
@@ -33,9 +34,16 @@ async def readyz(request: Request) -> Response[Readiness]:
     )
 
 
-@get("/metrics", sync_to_thread=False, summary="Prometheus metrics of this process")
-def metrics(request: Request) -> Response[bytes]:
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+@get("/metrics", summary="Prometheus metrics: the app's processes, and domain figures")
+async def metrics(request: Request) -> Response[bytes]:
+    try:
+        rows = await request.app.state.database.call(
+            "readonly", "SELECT name, labels, value FROM api.metrics()"
+        )
+        domain = domain_rows(rows)
+    except ApiError:
+        domain = None  # the database cannot be read: xorj_db_metrics_up 0
+    return Response(request.app.state.metrics.render(domain), media_type=CONTENT_TYPE)
 
 
 handlers = [healthz, readyz, metrics]

@@ -94,15 +94,14 @@ def _bot_status(value: dict[str, Any]) -> BotStatus:
     summary="The caller's bot: state, configuration, performance",
 )
 async def bot_status(request: Request) -> BotStatus:
-    return _bot_status(await one(request, "SELECT api.bot_status(%s)", principal(request).wallet))
+    return _bot_status(await one(request, "SELECT api.bot_status()"))
 
 
 async def _change(request: Request, enable: bool, vault: str | None) -> BotChange:
-    wallet = principal(request).wallet
     if enable:
-        result = await one(request, "SELECT api.enable_bot(%s, %s)", wallet, vault)
+        result = await one(request, "SELECT api.enable_bot(%s)", vault)
     else:
-        result = await one(request, "SELECT api.disable_bot(%s)", wallet)
+        result = await one(request, "SELECT api.disable_bot()")
     status = _bot_status(result["status"])
     verb = "enabled" if enable else "disabled"
     message = f"Bot {verb}" if result["changed"] else f"Bot already {verb}"
@@ -129,6 +128,8 @@ async def disable_bot(request: Request) -> BotChange:
 
 
 def _own_wallet(request: Request, given: str | None) -> str:
+    """An early, clearer 403 for another wallet's walletAddress; the database acts for the
+    token's wallet whatever the request says (xorj.claimed_wallet())."""
     wallet = principal(request).wallet
     assert wallet is not None
     if given is not None and given != wallet:
@@ -163,10 +164,8 @@ def _settings_response(
 async def get_settings(
     request: Request, walletAddress: FromQuery[str | None] = None
 ) -> Response[SettingsEnvelope]:
-    wallet = _own_wallet(request, walletAddress)
-    return _settings_response(
-        request, await one(request, "SELECT api.get_user_settings(%s)", wallet)
-    )
+    _own_wallet(request, walletAddress)
+    return _settings_response(request, await one(request, "SELECT api.get_user_settings()"))
 
 
 def _expected_version(request: Request) -> int | None:
@@ -182,7 +181,7 @@ def _expected_version(request: Request) -> int | None:
 
 
 async def _save(request: Request, data: SettingsBody) -> Response[SettingsEnvelope]:
-    wallet = _own_wallet(request, data.walletAddress)
+    _own_wallet(request, data.walletAddress)
     patch: dict[str, Any] = {}
     if data.settings is not None:
         patch.update(msgspec.to_builtins(data.settings))
@@ -192,8 +191,7 @@ async def _save(request: Request, data: SettingsBody) -> Response[SettingsEnvelo
             patch[name] = value
     saved = await one(
         request,
-        "SELECT api.update_user_settings(%s, %s, %s::bigint)",
-        wallet,
+        "SELECT api.update_user_settings(%s, %s::bigint)",
         msgspec.json.encode(patch).decode(),
         _expected_version(request),
     )

@@ -131,7 +131,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TextIO
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from app.chain.base import (
@@ -143,11 +142,14 @@ from app.chain.base import (
     SignatureStatus,
     Signer,
 )
+from app.config import ConfigError, database_urls
+from app.db import PrivilegedLogin
 from app.workers.dbsync import (
     CONFLICT,
     INVALID,
     REFUSED,
     BotDb,
+    Stopped,
     conflict_rule,
     one_line,
     sqlstate,
@@ -172,6 +174,22 @@ BLOCKHASH_ATTEMPTS = 3
 DEFAULT_PLANNER = "app.workers.planner:SimplePlanner"
 MAX_UNKNOWN_AGE_SECONDS = 120.0  # a blockhash lives ~150 blocks, 60-90 s
 WAIT_SLICE = 0.1  # seconds: how soon a wait notices a stop request
+STATE_POLL_SECONDS = 1.0
+LISTEN_POLL_SECONDS = 10.0  # with LISTEN, the feed is read at least this often anyway
+STOP_GRACE_SECONDS = 10.0
+
+
+class StopFlag:
+    """The stop request of SIGTERM or SIGINT: the signal handler writes `name` and nothing
+    else (it takes no lock and writes no log: it runs between two bytecodes of the main
+    thread, which may hold the log's lock). Read by the bot's waits and by the database
+    door while it waits for a connection."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+
+    def is_set(self) -> bool:
+        return self.name is not None
 
 
 # --- logging ---------------------------------------------------------------------------
@@ -184,8 +202,10 @@ class JsonLog:
         self.worker_id = worker_id
         self.stream = stream if stream is not None else sys.stderr
         self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()  # events logged, by name (the bot's metrics)
 
     def __call__(self, event: str, **fields: Any) -> None:
+        self.counts[event] += 1
         record = {
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "event": event,
@@ -214,6 +234,9 @@ class BotOptions:
     ticks: int | None = None  # None: forever
     claim_batch: int = CLAIM_BATCH
     max_unknown_age_seconds: float = MAX_UNKNOWN_AGE_SECONDS
+    # How often the feed of bot state changes is read: when LISTEN cannot be used (no
+    # direct URL: behind a transaction pooler), this bounds how late a disable is seen.
+    state_poll_seconds: float = STATE_POLL_SECONDS
 
     @property
     def lease(self) -> timedelta:
@@ -326,16 +349,24 @@ def load_planner(spec: str) -> Planner:
 
 
 class Heartbeat(threading.Thread):
-    """Owns the second (autocommit) connection: LISTENs on xorj_bot_state and, every
-    lease/3 seconds, renews this worker's trade claims and heartbeats its current job,
-    as long as the main thread has made progress within the last lease. The thread
-    closes its connection when it ends; close() closes it only if it never started."""
+    """Owns the second (autocommit) connection. It reads the feed of bot state changes
+    (api.bot_state_changes, from a cursor: nothing is missed, whatever the commit order
+    or a reconnect) every `state_poll_seconds`, and at once when a notification arrives
+    if it LISTENs on xorj_bot_state (only on a direct connection: behind a transaction
+    pooler notifications never arrive). Every lease/3 seconds it renews this worker's
+    trade claims and heartbeats its current job, as long as the main thread has made
+    progress within the last lease. The thread closes its connection when it ends;
+    close() closes it only if it never started."""
 
-    def __init__(self, db: BotDb, options: BotOptions, log: JsonLog) -> None:
+    def __init__(self, db: BotDb, options: BotOptions, log: JsonLog, listen: bool = False) -> None:
         super().__init__(name="bot-heartbeat", daemon=True)
         self.db = db
         self.options = options
         self.log = log
+        self.listening = listen
+        self.feed_seconds = LISTEN_POLL_SECONDS if listen else options.state_poll_seconds
+        self._cursor: str | None = None
+        self._seen: dict[int, int] = {}  # event id -> its transaction id (xid8)
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._job: str | None = None
@@ -353,7 +384,11 @@ class Heartbeat(threading.Thread):
     # main thread side
 
     def listen(self) -> None:
-        self.db.conn.execute(f"LISTEN {CHANNEL}")
+        """Before the thread starts: LISTEN (when direct) and take the feed's cursor, so
+        that every change committed from now on is seen."""
+        if self.listening:
+            self.db.conn.execute(f"LISTEN {CHANNEL}")
+        self.read_feed()
 
     def progress(self) -> None:
         """The main thread made a step: the leases may be renewed for another lease."""
@@ -406,16 +441,30 @@ class Heartbeat(threading.Thread):
 
     def _loop(self) -> None:
         next_beat = time.monotonic()
+        next_feed = time.monotonic() + self.feed_seconds
         while not self._halt.is_set():
             try:
-                wait = max(0.0, min(0.2, next_beat - time.monotonic()))
-                for notify in self.db.conn.notifies(timeout=wait):
-                    self._on_notify(notify.payload)
+                wait = max(
+                    0.0, min(0.2, next_beat - time.monotonic(), next_feed - time.monotonic())
+                )
+                notified = False
+                if self.listening:
+                    # stop_after=1: read the feed as soon as a notification arrives, not
+                    # when the wait is over (a disable must take effect at once).
+                    for _ in self.db.conn.notifies(timeout=wait, stop_after=1):
+                        notified = True
+                else:
+                    self._halt.wait(wait)
                 if self._halt.is_set():
                     return
+                if notified or time.monotonic() >= next_feed:
+                    self.read_feed()
+                    next_feed = time.monotonic() + self.feed_seconds
                 if time.monotonic() >= next_beat:
                     self.beat()
                     next_beat = time.monotonic() + self.options.heartbeat_seconds
+            except Stopped:
+                return
             except Exception as exc:  # never let the thread die: log, reconnect, go on
                 self.log("heartbeat_error", error=one_line(exc), error_type=type(exc).__name__)
                 if self._halt.wait(0.5):
@@ -425,22 +474,29 @@ class Heartbeat(threading.Thread):
     def _reconnect(self) -> None:
         try:
             if self.db.ensure_open():
-                # Notifications may have been missed: the database is the authority again.
-                with self._lock:
-                    self._disabled.clear()
-                self.listen()
-                self.log("listen_reconnected")
+                # The feed's cursor is kept: the changes made meanwhile are read next.
+                if self.listening:
+                    self.db.conn.execute(f"LISTEN {CHANNEL}")
+                self.log("heartbeat_reconnected", listening=self.listening)
         except psycopg.Error as exc:
-            self.log("listen_reconnect_failed", error=one_line(exc))
+            self.log("heartbeat_reconnect_failed", error=one_line(exc))
 
-    def _on_notify(self, payload: str) -> None:
-        try:
-            data = json.loads(payload)
-            vault = data.get("vault_address")
-            enabled = bool(data.get("enabled"))
-        except (ValueError, AttributeError):
-            self.log("notification_ignored", payload=payload[:200])
-            return
+    def read_feed(self) -> None:
+        """Read the changes since the cursor (api.bot_state_changes) and apply each once."""
+        feed = self.db.value("SELECT api.bot_state_changes(%s)", (self._cursor,))
+        for event in feed["events"]:
+            if event["id"] in self._seen:
+                continue
+            self._seen[event["id"]] = int(event["txid"])
+            self._on_event(event)
+        self._cursor = str(feed["cursor"])
+        # An event comes again only while its transaction is at or after the cursor.
+        cursor = int(self._cursor)
+        self._seen = {k: v for k, v in self._seen.items() if v >= cursor}
+
+    def _on_event(self, data: dict[str, Any]) -> None:
+        vault = data.get("vault_address")
+        enabled = bool(data.get("enabled"))
         with self._lock:
             self._notifications += 1
             if vault and enabled:
@@ -497,6 +553,7 @@ class Bot:
         options: BotOptions,
         log: JsonLog,
         crash_at: str | None = None,
+        stop_flag: StopFlag | None = None,
     ) -> None:
         self.db = db
         self.heartbeat = heartbeat
@@ -510,7 +567,7 @@ class Bot:
         self.totals: Counter[str] = Counter()
         self._stop = threading.Event()
         self.stop_reason = "SIGTERM"
-        self._signal: str | None = None  # written by the signal handler, nothing else
+        self.flag = stop_flag or StopFlag()  # written by the signal handler, nothing else
         self._first_trade: str | None = None
         self._amount_unknown: set[str] = set()  # trades logged amount_out_unknown
 
@@ -528,13 +585,14 @@ class Bot:
 
     def on_signal(self, name: str) -> None:
         """The signal handler's whole work: one attribute write, no lock, no log."""
-        self._signal = name
+        self.flag.name = name
 
     @property
     def stopping(self) -> bool:
-        if self._signal is not None and not self._stop.is_set():
-            self.log("signal", signal=self._signal)  # the main thread logs it, not the handler
-            self.request_stop(self._signal)
+        signal_name = self.flag.name
+        if signal_name is not None and not self._stop.is_set():
+            self.log("signal", signal=signal_name)  # the main thread logs it, not the handler
+            self.request_stop(signal_name)
         return self._stop.is_set()
 
     def _wait(self, seconds: float) -> bool:
@@ -571,6 +629,8 @@ class Bot:
                 self.heartbeat.progress()
                 try:
                     self.tick(tick)
+                except Stopped:
+                    break
                 except Exception as exc:  # e.g. the database unreachable: next tick
                     self.log(
                         "tick_error", tick=tick, error=one_line(exc), error_type=type(exc).__name__
@@ -637,7 +697,7 @@ class Bot:
                     (job_id, error[:10000], self.worker),
                 )
                 self.log("job_failed", job_id=job_id, error=error)
-        except psycopg.Error as exc:
+        except (psycopg.Error, Stopped) as exc:
             self.log("job_finish_refused", job_id=job_id, error=one_line(exc))
 
     def fail_abandoned_jobs(self, job_ids: set[str], recovery_job: str) -> None:
@@ -1131,7 +1191,8 @@ class Bot:
         try:
             released = self.db.value("SELECT api.release_trade_claims(%s, NULL)", (self.worker,))
             self.log("claims_released", count=released, in_flight=len(self.inflight))
-        except psycopg.Error as exc:
+        except (psycopg.Error, Stopped) as exc:
+            # The claims run out by themselves after a lease.
             self.log("release_failed", error=one_line(exc))
 
     # -- the test hook -----------------------------------------------------------------
@@ -1221,6 +1282,28 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help=f"trades taken per api.claim_trades call of a claim pass (default {CLAIM_BATCH})",
     )
     p.add_argument(
+        "--state-poll-seconds",
+        type=_positive(float),
+        default=STATE_POLL_SECONDS,
+        help="how often bot state changes (a disable) are read when LISTEN is not available "
+        f"(no DATABASE_DIRECT_URL: behind a transaction pooler); default {STATE_POLL_SECONDS:g}",
+    )
+    p.add_argument(
+        "--stop-grace-seconds",
+        type=_positive(float),
+        default=STOP_GRACE_SECONDS,
+        help="after SIGTERM, end the process if it has not stopped this long after "
+        f"(default {STOP_GRACE_SECONDS:g})",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on this port (default: none)",
+    )
+    p.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address of --metrics-port (default 127.0.0.1)"
+    )
+    p.add_argument(
         "--max-unknown-age-seconds",
         type=_positive(float),
         default=MAX_UNKNOWN_AGE_SECONDS,
@@ -1263,12 +1346,6 @@ def register_cli(subparsers: Any) -> None:
     recover.set_defaults(func=cmd_recover)
 
 
-def _database_url() -> str:
-    from app.cli import database_url  # lazily: app.cli imports this module
-
-    return database_url()
-
-
 def _build_chain(args: argparse.Namespace, need_signer: bool) -> tuple[Chain, Signer | None]:
     if args.chain == "sim":
         from app.chain.sim import SimulatedChain, SimulatedSigner
@@ -1297,7 +1374,7 @@ def _build_chain(args: argparse.Namespace, need_signer: bool) -> tuple[Chain, Si
     return SolanaRpcChain(args.rpc_url), None
 
 
-def _make_bot(args: argparse.Namespace, need_signer: bool) -> Bot:
+def _make_bot(args: argparse.Namespace, need_signer: bool, flag: StopFlag) -> Bot:
     worker = args.worker_id or default_worker_id()
     options = BotOptions(
         worker_id=worker,
@@ -1308,6 +1385,7 @@ def _make_bot(args: argparse.Namespace, need_signer: bool) -> Bot:
         ticks=getattr(args, "ticks", None),
         claim_batch=args.claim_batch,
         max_unknown_age_seconds=args.max_unknown_age_seconds,
+        state_poll_seconds=args.state_poll_seconds,
     )
     log = JsonLog(worker)
     chain, signer = _build_chain(args, need_signer)
@@ -1315,34 +1393,113 @@ def _make_bot(args: argparse.Namespace, need_signer: bool) -> Bot:
     crash_at = os.environ.get(CRASH_ENV) or None
     if crash_at is not None and crash_at not in CRASH_POINTS:
         raise ValueError(f"{CRASH_ENV} must be one of {', '.join(CRASH_POINTS)}")
-    url = with_statement_timeout(_database_url(), options.lease_seconds)
-    actor = f"bot:{worker}"
-    db = BotDb(url, actor)
+    urls = database_urls()
+    db = connect(urls.app, worker, options, log, flag.is_set)
     try:
-        heartbeat = Heartbeat(BotDb(url, actor), options, log)
+        # LISTEN needs a connection of its own to PostgreSQL itself: the direct URL when
+        # one is configured; behind a transaction pooler the feed is polled instead.
+        heartbeat_db = connect(urls.direct or urls.app, worker, options, log, flag.is_set)
     except BaseException:
         db.close()
         raise
-    return Bot(db, heartbeat, chain, signer, planner, options, log, crash_at)
+    heartbeat = Heartbeat(heartbeat_db, options, log, listen=urls.direct is not None)
+    bot = Bot(db, heartbeat, chain, signer, planner, options, log, crash_at, flag)
+    if getattr(args, "metrics_port", None):
+        serve_metrics(bot, args.metrics_host, args.metrics_port)
+    return bot
 
 
-def with_statement_timeout(url: str, seconds: float) -> str:
-    """The connection string with `-c statement_timeout=<seconds in ms>` added to its
-    options (kept): no statement of the bot waits longer than a lease."""
-    params = conninfo_to_dict(url)
-    timeout = f"-c statement_timeout={max(1, round(seconds * 1000))}"
-    options = str(params.get("options") or "").strip()
-    return make_conninfo(url, options=f"{options} {timeout}".strip())
+def connect(
+    url: str,
+    worker: str,
+    options: BotOptions,
+    log: JsonLog,
+    should_stop: Callable[[], bool],
+) -> BotDb:
+    """The bot's database door: as xorj_bot, named bot:<worker>, every statement limited to
+    one lease (SET LOCAL statement_timeout: no startup option, so it holds behind a
+    pooler), waiting with a backoff while the database is down or full, until a stop."""
+
+    def report(attempt: int, delay: float, exc: BaseException) -> None:
+        log("database_unavailable", attempt=attempt, retry_in=round(delay, 2), error=one_line(exc))
+
+    return BotDb(
+        url,
+        f"bot:{worker}",
+        statement_timeout=options.lease_seconds,
+        should_stop=should_stop,
+        on_retry=report,
+        max_wait=None,
+    )
 
 
-def _install_signals(bot: Bot) -> None:
+def serve_metrics(bot: Bot, host: str, port: int) -> None:
+    """Prometheus metrics of this bot on http://HOST:PORT/metrics (a daemon thread):
+    xorj_bot_events_total{event} (every log event: trades created, resolved, skipped,
+    chain and database unavailability...), xorj_bot_resolutions_total{resolution},
+    xorj_bot_in_flight, xorj_bot_main_thread_idle_seconds."""
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.registry import Collector
+
+    class BotCollector(Collector):
+        def collect(self) -> Any:
+            events = CounterMetricFamily(
+                "xorj_bot_events", "Events the bot logged, by event", labels=["event"]
+            )
+            for name, count in sorted(bot.log.counts.items()):
+                events.add_metric([name], count)
+            yield events
+            resolutions = CounterMetricFamily(
+                "xorj_bot_resolutions",
+                "Trades the bot resolved, by resolution",
+                labels=["resolution"],
+            )
+            for name in RESOLUTIONS:
+                resolutions.add_metric([name], bot.totals.get(name, 0))
+            yield resolutions
+            in_flight = GaugeMetricFamily("xorj_bot_in_flight", "SUBMITTED trades the bot polls")
+            in_flight.add_metric([], len(bot.inflight))
+            yield in_flight
+            idle = GaugeMetricFamily(
+                "xorj_bot_main_thread_idle_seconds", "Seconds since the main thread's last step"
+            )
+            idle.add_metric([], time.monotonic() - bot.heartbeat.last_progress)
+            yield idle
+
+    registry = CollectorRegistry()
+    registry.register(BotCollector())
+    start_http_server(port, addr=host, registry=registry)
+    bot.log("metrics_serving", host=host, port=port)
+
+
+def _install_signals(flag: StopFlag, grace: float) -> None:
+    """SIGTERM and SIGINT set the flag (nothing else); a watchdog thread ends the process
+    if it has not stopped `grace` seconds later (a wait the flag cannot reach, such as a
+    query stuck behind an exhausted pooler). Ending it there is as safe as a crash: the
+    protocol survives SIGKILL at any point."""
+
     def handler(signum: int, _frame: object) -> None:
-        # No log, no lock: the main thread may hold the log's lock right now. It notices
-        # the request at its next check (bot.stopping), and logs it there.
-        bot.on_signal(signal.Signals(signum).name)
+        flag.name = signal.Signals(signum).name
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+    def watchdog() -> None:
+        while not flag.is_set():
+            time.sleep(0.2)
+        time.sleep(grace)
+        line = json.dumps(
+            {
+                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "event": "stop_grace_exceeded",
+                "grace_seconds": grace,
+            }
+        )
+        os.write(2, (line + "\n").encode())
+        os._exit(1)
+
+    threading.Thread(target=watchdog, name="bot-stop-watchdog", daemon=True).start()
 
 
 def _close(bot: Bot) -> None:
@@ -1354,12 +1511,15 @@ def _close(bot: Bot) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    flag = StopFlag()
+    _install_signals(flag, args.stop_grace_seconds)  # before connecting: a wait is stoppable
     try:
-        bot = _make_bot(args, need_signer=True)
+        bot = _make_bot(args, need_signer=True, flag=flag)
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"xorj bot run: {exc}", file=sys.stderr)
         return 2
-    _install_signals(bot)
+    except Stopped:
+        return 0
     try:
         return bot.run()
     finally:
@@ -1377,12 +1537,15 @@ def format_summary(counts: Counter[str], held_by_others: int) -> str:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
+    flag = StopFlag()
+    _install_signals(flag, args.stop_grace_seconds)
     try:
-        bot = _make_bot(args, need_signer=False)
+        bot = _make_bot(args, need_signer=False, flag=flag)
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"xorj bot recover: {exc}", file=sys.stderr)
         return 2
-    _install_signals(bot)
+    except Stopped:
+        return 0
     try:
         counts, others = bot.recover_once()
     finally:
@@ -1404,11 +1567,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except psycopg.OperationalError as exc:
         print(f"xorj: cannot reach the database: {one_line(exc)}", file=sys.stderr)
         return 1
-    except Exception as exc:
-        if type(exc).__name__ in ("CliError", "ConfigError", "DevDbError"):
-            print(f"xorj: {exc}", file=sys.stderr)
-            return 1
-        raise
+    except (ConfigError, PrivilegedLogin) as exc:
+        print(f"xorj: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

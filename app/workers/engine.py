@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ from typing import IO, Any
 
 import psycopg
 
+from app.config import database_urls
 from app.workers.dbsync import INVALID, BotDb, one_line
 
 ACTOR = "engine:loader"
@@ -50,6 +52,7 @@ ROLE = "xorj_engine"
 # database's work per score dominates) and smaller ones pay a round trip per few lines.
 DEFAULT_CHUNK = 10_000
 MAX_CHUNK = 100_000
+DEFAULT_WAIT = 60.0  # seconds the loader waits for the database to come back
 
 _INDEX = re.compile(r"scores\[(\d+)\](?:\.(\w+))?")
 
@@ -219,6 +222,14 @@ def describe_refusal(exc: psycopg.Error, first: int, lines: list[str], path: Pat
     return f"line {number}: {text}"
 
 
+def _report_wait(attempt: int, delay: float, exc: BaseException) -> None:
+    print(
+        f"xorj: engine load: database not available ({one_line(exc)}); "
+        f"trying again in {delay:.1f} s (attempt {attempt})",
+        file=sys.stderr,
+    )
+
+
 def _fail_run(db: BotDb, run_id: str, error: str) -> str | None:
     """Mark the run FAILED in a transaction of its own (on a new connection if the
     connection was lost); the problem, if that fails too."""
@@ -235,6 +246,7 @@ def load_file(
     chunk: int = DEFAULT_CHUNK,
     allow_empty: bool = False,
     progress: bool | None = None,
+    wait_seconds: float = 0.0,
 ) -> LoadResult:
     """Load a JSON-lines file of scores into a new scoring run (see the module's doc).
     `path` "-" reads standard input. Returns the result, COMPLETED or FAILED; raises
@@ -254,7 +266,14 @@ def load_file(
                 stream = stack.enter_context(file_path.open("rb"))
             except OSError as exc:
                 raise LoadError(f"cannot read {path}: {exc.strerror}") from None
-        db = BotDb(url, ACTOR, role=ROLE)
+        db = BotDb(
+            url,
+            ACTOR,
+            role=ROLE,
+            max_wait=wait_seconds,
+            on_retry=_report_wait,
+            statement_timeout=3600,
+        )
         stack.callback(db.close)
         with db.tx() as conn:
             (run,) = conn.execute("SELECT api.create_scoring_run()").fetchone()
@@ -314,13 +333,23 @@ def _chunk_size(text: str) -> int:
 
 
 def cmd_engine_load(args: argparse.Namespace) -> int:
-    from app.cli import database_url  # here: app.cli imports this module
-
+    # SIGTERM stops a load as Ctrl-C does: at once, even while it waits for the database
+    # (the open transaction rolls back and the run is marked FAILED when possible).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        result = load_file(database_url(), args.path, args.chunk, args.allow_empty)
+        result = load_file(
+            database_urls().app,
+            args.path,
+            args.chunk,
+            args.allow_empty,
+            wait_seconds=args.wait_for_database,
+        )
     except LoadError as exc:
         print(f"xorj: engine load: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("xorj: engine load: interrupted", file=sys.stderr)
+        return 130
     rate = result.lines / result.elapsed if result.elapsed > 0 else 0.0
     if result.status == "COMPLETED":
         print(
@@ -357,5 +386,13 @@ def register_cli(subparsers: Any) -> None:
         "--allow-empty",
         action="store_true",
         help="complete a run with no traders when the file has no score (else refused)",
+    )
+    p.add_argument(
+        "--wait-for-database",
+        type=float,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help="keep trying to connect while the database is down or full, with a backoff "
+        f"(default {DEFAULT_WAIT:g}; 0: one attempt)",
     )
     p.set_defaults(func=cmd_engine_load)

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 
+from app.config import database_urls
 from app.workers.dbsync import BotDb, one_line
 
 ROLE = "xorj_bot"
@@ -155,10 +156,8 @@ def _refused(exc: psycopg.Error) -> int:
 
 
 def cmd_trades_list(args: argparse.Namespace) -> int:
-    from app.cli import database_url  # here: app.cli imports this module
-
     try:
-        rows = list_trades(database_url(), args.status, args.vault, args.limit, args.offset)
+        rows = list_trades(database_urls().app, args.status, args.vault, args.limit, args.offset)
     except psycopg.OperationalError:
         raise  # unreachable database: app.cli says so
     except psycopg.Error as exc:
@@ -168,10 +167,8 @@ def cmd_trades_list(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    from app.cli import database_url
-
     try:
-        rows = list_jobs(database_url(), args.status, args.limit, args.offset)
+        rows = list_jobs(database_urls().app, args.status, args.limit, args.offset)
     except psycopg.OperationalError:
         raise
     except psycopg.Error as exc:

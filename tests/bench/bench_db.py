@@ -23,6 +23,7 @@ from psycopg.types.json import Jsonb
 
 from app import migrate
 from tests import dbutil
+from tests.conftest import app_url_of
 from tests.solana import address
 
 
@@ -36,7 +37,8 @@ def _timed(fn: Callable[[], object], repeat: int = 3) -> float:
 
 
 def _as(conn: psycopg.Connection, role: str) -> None:
-    conn.execute(f"SET LOCAL ROLE {role}")
+    """On a connection as the application login (app_url_of): `role` for the transaction."""
+    conn.execute("SELECT set_config('role', %s, true)", (role,))
 
 
 def bench_scores(url: str, n: int) -> tuple[float, float]:
@@ -50,7 +52,7 @@ def bench_scores(url: str, n: int) -> tuple[float, float]:
     ]
 
     def rule() -> None:
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(app_url_of(url)) as conn:
             _as(conn, "xorj_engine")
             (run,) = conn.execute("SELECT api.create_scoring_run()").fetchone()
             conn.execute("SELECT api.start_scoring_run(%s)", (run["id"],))
@@ -82,7 +84,7 @@ def bench_trades(url: str, m: int) -> tuple[float, float]:
     counter = iter(range(10**9))
 
     def rule() -> None:
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(app_url_of(url)) as conn:
             with conn.transaction():
                 _as(conn, "xorj_bot")
                 (job,) = conn.execute(
@@ -125,7 +127,7 @@ def bench_ranked(url: str) -> tuple[float, float]:
         conn.execute("ANALYZE xorj.trader_scores")
 
     def rule() -> None:
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(app_url_of(url)) as conn:
             _as(conn, "xorj_api")
             conn.execute("SELECT * FROM api.ranked_traders(100, 0)").fetchall()
 
