@@ -18,8 +18,9 @@ help:
 	@echo "make bench   benchmarks, as ratios against baselines measured in the same run"
 	@echo "make lint    ruff"
 
-# System packages: a PostgreSQL server (14+), pgTAP for it, and pg_prove. Installed with
-# apt-get when missing and this user is root or has password-less sudo.
+# System packages: a PostgreSQL server (14+), pgTAP for it, pg_prove, and PgBouncer (the
+# tests run every process behind it too). Installed with apt-get when missing and this
+# user is root or has password-less sudo.
 system-deps:
 	@missing=(); \
 	bindir=$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -n1 || true); \
@@ -32,6 +33,7 @@ system-deps:
 	if [ -n "$$major" ] && [ ! -f "/usr/share/postgresql/$$major/extension/pgtap.control" ]; then missing+=("postgresql-$$major-pgtap"); fi; \
 	if [ -z "$$major" ]; then missing+=(pgtap); fi; \
 	command -v pg_prove >/dev/null || missing+=(libtap-parser-sourcehandler-pgtap-perl); \
+	{ command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ]; } || missing+=(pgbouncer); \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv); \
 	if [ $${#missing[@]} -eq 0 ]; then exit 0; fi; \
 	if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
