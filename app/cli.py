@@ -15,7 +15,7 @@ from app import devdb, migrate
 from app.config import APP_LOGIN, ConfigError, database_urls, load_env_files, yoyo_url
 from app.db import PrivilegedLogin
 from app.metrics import MULTIPROC_ENV
-from app.workers.dbsync import Stopped, one_line
+from app.workers.dbsync import BotDb, Stopped, one_line
 
 
 class CliError(Exception):
@@ -133,16 +133,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def check_app_login(url: str) -> None:
     """Refuse (PrivilegedLogin) a login that is a superuser or owns the tables; a database
     that cannot be reached now is not an error (the process waits for it)."""
-    from app.db import _LOGIN_QUERY, CONNECT_KWARGS, login_problem
-
     try:
-        conn = psycopg.connect(url, **CONNECT_KWARGS, connect_timeout=5)
+        BotDb(url, "serve:check", role="xorj_readonly").close()  # checks the login
     except psycopg.OperationalError:
         return
-    with conn:
-        problem = login_problem(conn.execute(_LOGIN_QUERY).fetchone())
-    if problem:
-        raise PrivilegedLogin(problem)
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -53,7 +53,7 @@ PRELUDE = (
 )
 
 # What the login may do, read once per new connection (see check_login).
-_LOGIN_QUERY = """
+LOGIN_QUERY = """
     SELECT r.rolname::text, r.rolsuper,
            coalesce(pg_has_role(current_user, n.nspowner, 'MEMBER'), false),
            coalesce(has_schema_privilege(current_user, n.oid, 'USAGE'), false)
@@ -70,7 +70,7 @@ class PrivilegedLogin(RuntimeError):
 
 
 def login_problem(row: Sequence[Any] | None) -> str | None:
-    """Why the login of a _LOGIN_QUERY row may not run the application; None if it may."""
+    """Why the login of a LOGIN_QUERY row may not run the application; None if it may."""
     if row is None:
         return None
     user, superuser, owner, usage = row
@@ -139,7 +139,7 @@ class Database:
         self.error_counter: Any = None  # a prometheus Counter labelled by sqlstate
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        cur = await conn.execute(_LOGIN_QUERY)
+        cur = await conn.execute(LOGIN_QUERY)
         problem = login_problem(await cur.fetchone())
         if problem:
             if self.login_refused is None:
@@ -159,10 +159,7 @@ class Database:
             log.warning("database not reachable at start: %s", exc)
             return
         async with conn:
-            cur = await conn.execute(_LOGIN_QUERY)
-            problem = login_problem(await cur.fetchone())
-        if problem:
-            raise PrivilegedLogin(problem)
+            await self._configure(conn)
 
     async def open(self) -> None:
         # wait=False: the app starts (and answers /healthz) even while the database is down.

@@ -14,6 +14,7 @@ trusted by name (auth_type trust; the server itself trusts its unix socket).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -103,13 +104,29 @@ class PgBouncer:
         raise RuntimeError(f"pgbouncer did not start: {self.log()[-2000:]}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # "safe shutdown" is SIGINT in 1.18
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """SIGTERM to PgBouncer itself (its pid file: under runuser, the process started
+        is runuser, which does not pass signals on), then wait for both to end."""
+        pid = None
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((self.directory / "pgbouncer.pid").read_text().split()[0])
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
     def log(self) -> str:
         path = self.directory / "pgbouncer.log"

@@ -1447,7 +1447,8 @@ def serve_metrics(bot: Bot, host: str, port: int) -> None:
             events = CounterMetricFamily(
                 "xorj_bot_events", "Events the bot logged, by event", labels=["event"]
             )
-            for name, count in sorted(bot.log.counts.items()):
+            # dict(...) copies in one step: the main thread keeps counting meanwhile
+            for name, count in sorted(dict(bot.log.counts).items()):
                 events.add_metric([name], count)
             yield events
             resolutions = CounterMetricFamily(
@@ -1455,8 +1456,9 @@ def serve_metrics(bot: Bot, host: str, port: int) -> None:
                 "Trades the bot resolved, by resolution",
                 labels=["resolution"],
             )
+            totals = dict(bot.totals)
             for name in RESOLUTIONS:
-                resolutions.add_metric([name], bot.totals.get(name, 0))
+                resolutions.add_metric([name], totals.get(name, 0))
             yield resolutions
             in_flight = GaugeMetricFamily("xorj_bot_in_flight", "SUBMITTED trades the bot polls")
             in_flight.add_metric([], len(bot.inflight))

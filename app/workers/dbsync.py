@@ -28,8 +28,8 @@ from typing import Any
 import psycopg
 
 from app.db import (
-    _LOGIN_QUERY,
     CONNECT_KWARGS,
+    LOGIN_QUERY,
     PRELUDE,
     PrivilegedLogin,
     connection_lost,
@@ -118,7 +118,7 @@ class BotDb:
 
     def _connect_once(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self.url, **CONNECT_KWARGS, connect_timeout=self.connect_timeout)
-        problem = login_problem(conn.execute(_LOGIN_QUERY).fetchone())
+        problem = login_problem(conn.execute(LOGIN_QUERY).fetchone())
         if problem:
             conn.close()
             raise PrivilegedLogin(problem)

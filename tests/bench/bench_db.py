@@ -9,6 +9,11 @@ run on the same server (numbers of seconds alone say little on a shared 2-core m
   against M plain single-row INSERTs into an unconstrained temporary table.
 - ranked_traders: the first page of the latest run, against the same page read from a
   temporary copy of the scores with no index (a full sort).
+- unprepared API transaction: the status request's transaction as the door sends it
+  (prelude, api.bot_status(), with prepare_threshold=None, which a transaction pooler
+  needs), against the same transaction with psycopg's server-side prepared statements
+  (prepare_threshold=0): the measurement behind "no prepared statements" (README,
+  "Deploying"); a ratio near 1 means preparing would gain nothing.
 """
 
 from __future__ import annotations
@@ -147,6 +152,28 @@ def bench_ranked(url: str) -> tuple[float, float]:
     return _timed(rule, 5), _timed(baseline, 5)
 
 
+def bench_prepared(url: str, n: int = 2000) -> tuple[float, float]:
+    from app.db import PRELUDE, prelude_params
+
+    wallet = address(1)
+    params = prelude_params("xorj_api", {"wallet_address": wallet}, "bench", 30000)
+
+    def transactions(threshold: int | None) -> Callable[[], None]:
+        def run() -> None:
+            with psycopg.connect(
+                app_url_of(url), autocommit=True, prepare_threshold=threshold
+            ) as conn:
+                for _ in range(n):
+                    with conn.transaction():
+                        conn.execute(PRELUDE, params)
+                        conn.execute("SELECT api.bot_status()").fetchall()
+
+        return run
+
+    transactions(None)()  # warm the server's caches
+    return _timed(transactions(None)), _timed(transactions(0))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scores", type=int, default=100_000)
@@ -162,6 +189,7 @@ def main() -> int:
             (f"complete_scoring_run, {args.scores} scores", *bench_scores(url, args.scores)),
             (f"create_trade, {args.trades} calls", *bench_trades(url, args.trades)),
             ("ranked_traders(100, 0)", *bench_ranked(url)),
+            ("unprepared API transaction x2000", *bench_prepared(url)),
         ]
     finally:
         dbutil.drop_database(name)
