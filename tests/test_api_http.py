@@ -123,9 +123,11 @@ def _wait_until_healthy(server: Server) -> None:
         time.sleep(0.1)
 
 
-def _token(wallet: str) -> str:
+def _token(wallet: str | None = None, role: str | None = None) -> str:
+    """`xorj token --wallet W` (a user's), or `--role engine|bot` (a service's)."""
+    who = ["--wallet", wallet] if wallet is not None else ["--role", str(role)]
     proc = subprocess.run(
-        [str(BIN / "xorj"), "token", "--wallet", wallet],
+        [str(BIN / "xorj"), "token", *who],
         cwd=ROOT,
         env=_env(),
         capture_output=True,

@@ -34,8 +34,7 @@ from app.db import PRELUDE, prelude_params
 from app.workers.dbsync import BotDb
 from tests.conftest import BIN, ROOT, cli_env, report_figures
 from tests.solana import address
-
-BOT = "import sys; from app.workers.bot import main; sys.exit(main(sys.argv[1:]))"
+from tests.test_bot_worker import BOT
 
 
 def refused(conn: psycopg.Connection[Any], statement: str) -> str:

@@ -21,12 +21,11 @@ from psycopg.types.json import Jsonb
 
 from app.seed import user_claims
 from app.workers.dbsync import BotDb
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, cli_env, report_figures
 from tests.scratch_cluster import free_port
 from tests.solana import address
 from tests.test_api_http import serve
-
-BOT = "import sys; from app.workers.bot import main; sys.exit(main(sys.argv[1:]))"
+from tests.test_bot_worker import BOT
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -82,10 +81,7 @@ def test_two_workers_log_every_request_and_share_their_metrics(app_url: str) -> 
         assert len(pids) == 2, "both workers should have served"
         scrapes = [httpx.get(f"{server.base}/metrics", timeout=10).text for _ in range(6)]
         lines = [e for e in access_lines(full_output(server)) if e["route"] == "/healthz"]
-    print(
-        f"\n[observability] {sent} requests, access lines from pids {sorted(pids)}",
-        file=sys.__stdout__,
-    )
+    report_figures("[observability] 2 workers", healthz_requests=sent, worker_pids=len(pids))
     assert len(lines) == sent
     assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$", e["ts"]) for e in lines)
     for text in scrapes:  # whichever worker answered, the total of both

@@ -33,11 +33,11 @@ from tests.conftest import ROOT, app_url_of, cli_env, report_figures
 from tests.pgbouncer import PgBouncer, available
 from tests.solana import address
 from tests.test_api_http import _token, serve
+from tests.test_bot_worker import BOT
 
 LOAD_SECONDS = 6.0
 CLIENTS = 16
 USERS = 8
-BOT = "import sys; from app.workers.bot import main; sys.exit(main(sys.argv[1:]))"
 TRADERS = [
     {"wallet_address": address(900 + i), "xorj_trust_score": 90 - 10 * i, "metrics": {}}
     for i in range(3)
@@ -67,7 +67,7 @@ def test_http_under_load_through_transaction_pooling(db_url: str, bouncer: PgBou
     vaults = [address(300 + i) for i in range(USERS)]
     with serve(url, "--workers", "2") as server:
         tokens = [_token(w) for w in wallets]
-        bot_token = _bot_token()
+        bot_token = _token(role="bot")
         counts: Counter[str] = Counter()
         problems: list[str] = []
         lock = threading.Lock()
@@ -180,7 +180,7 @@ def test_identical_trades_through_the_pooler_make_one_trade(
     wallet, vault = address(1), address(2)
     with serve(url, "--workers", "2") as server:
         user = {"Authorization": f"Bearer {_token(wallet)}"}
-        bot = {"Authorization": f"Bearer {_bot_token()}"}
+        bot = {"Authorization": f"Bearer {_token(role='bot')}"}
         assert (
             httpx.post(
                 f"{server.base}/api/bot/enable", headers=user, json={"vaultAddress": vault}
@@ -229,22 +229,6 @@ def test_identical_trades_through_the_pooler_make_one_trade(
     assert len({trade for _, trade in results}) == 1
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM xorj.trades").fetchone() == (1,)
-
-
-def _bot_token() -> str:
-    from tests.conftest import BIN
-    from tests.test_api_http import _env
-
-    proc = subprocess.run(
-        [str(BIN / "xorj"), "token", "--role", "bot"],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
 
 
 # --- the bot ---------------------------------------------------------------------------
