@@ -357,3 +357,39 @@ def test_the_feed_misses_no_change_when_transactions_commit_out_of_order(app_url
         reader.close()
         t1.close()
         t2.close()
+
+
+def test_idle_connections_are_released_after_seconds(app_url: str, db_url: str) -> None:
+    """An API worker's pool grows with concurrent requests and gives its idle connections
+    back to the server after DATABASE_IDLE_SECONDS, keeping one."""
+    import asyncio
+
+    from app.db import Database
+
+    def held() -> int:
+        with psycopg.connect(db_url) as conn:
+            (count,) = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE usename = 'xorj_app' AND datname = current_database()"
+            ).fetchone()
+        return count
+
+    async def scenario() -> tuple[int, int]:
+        database = Database(app_url, max_size=5, idle_seconds=1.0)
+        await database.open()
+        try:
+            await asyncio.gather(
+                *(database.call("readonly", "SELECT pg_sleep(0.5)") for _ in range(5))
+            )
+            grown = held()
+            deadline = time.monotonic() + 30
+            while held() > 1 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            return grown, held()
+        finally:
+            await database.close()
+
+    grown, idle = asyncio.run(scenario())
+    report_figures("[budget] idle release", grown_to=grown, after_idle=idle)
+    assert grown == 5
+    assert idle == 1
