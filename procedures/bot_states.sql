@@ -42,7 +42,7 @@
 --   * Both return {"changed": bool, "status": <api.bot_status() after the change>}.
 --
 -- Errors: 42501 without a user's claims; XJ422 COLUMN 'wallet' or 'vaultAddress' (not a
--- Solana address); XJ409 CONSTRAINT 'vault_in_use'.
+-- Solana address); XJ409 CONSTRAINT 'vault_in_use' (DETAIL facts: "vault_address").
 
 -- The settings the bot trades with: the user's saved row, else a row of the column
 -- defaults of xorj.user_settings (migration 0002; tests/pgtap/bot_status_default.sql
@@ -199,7 +199,8 @@ BEGIN
     PERFORM xorj.raise_conflict('vault_in_use',
         format('vault %s is registered to another wallet', p_vault),
         format('vault_address=%s', p_vault),
-        'A vault belongs to one wallet; register a vault of your own.');
+        'A vault belongs to one wallet; register a vault of your own.',
+        jsonb_build_object('vault_address', p_vault));
 END
 $fn$;
 
@@ -346,9 +347,7 @@ DECLARE
     v_count  integer;
     v_last   xid8;
 BEGIN
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 10000 THEN
-        PERFORM xorj.raise_invalid('limit', 'must be 1..10000');
-    END IF;
+    PERFORM xorj.check_page(p_limit, 0, 10000);  -- a feed has no offset
     IF p_cursor IS NULL THEN
         RETURN jsonb_build_object('cursor', v_xmin::text, 'events', '[]'::jsonb);
     END IF;

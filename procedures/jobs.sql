@@ -1,6 +1,7 @@
 -- Trade Execution Bot: execution jobs (one row per bot run). Role xorj_bot.
 --
--- Guards that hold against direct SQL (trigger execution_jobs_guard):
+-- Guards that hold against direct SQL (trigger execution_jobs_guard, the lifecycle's
+-- shared guard xorj.lifecycle_guard of 00_common.sql):
 --   * a job is inserted PENDING, without worker or error; started_at, heartbeat_at and
 --     completed_at are the database's (NULL on insert, whatever the INSERT says);
 --   * status moves only PENDING -> RUNNING (worker_id required; started_at and
@@ -31,133 +32,34 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION xorj.execution_jobs_guard() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, xorj, pg_temp
-AS $fn$
+-- The guard is the lifecycle's, written once (xorj.lifecycle_guard, 00_common.sql), with
+-- the words of this table: triggers execution_jobs_guard, named so that it fires before
+-- execution_jobs_touch (triggers fire in name order), and execution_jobs_no_truncate.
+SELECT xorj.lifecycle_install_guard('xorj.execution_jobs', '{
+    "what": "execution job", "article": "an", "noun": "job", "redo": "run",
+    "referenced_by": "Trades", "worker": true,
+    "create": "api.create_execution_job", "start": "api.start_execution_job",
+    "fail": "api.fail_execution_job",
+    "insert_detail": "Jobs enter the table PENDING and are started by a worker.",
+    "new_message": "a new execution job has no worker or error yet",
+    "new_detail": "worker_id is set when a worker starts the job, error_message when it fails.",
+    "identity": ["id", "trigger_reason", "parameters", "created_at"],
+    "identity_words": "id, trigger_reason, parameters and created_at",
+    "identity_detail": "A job keeps what it was created with.",
+    "identity_hint": "Create a new job instead.",
+    "unchanged_message": "worker_id and error_message change only with its status",
+    "unchanged_detail": "worker_id is set by the start, error_message by the failure.",
+    "unchanged_hint": "Use api.start_execution_job or api.fail_execution_job."
+}');
+
+-- The guard function of earlier versions of this file, replaced by the shared one above.
+DO $$
 BEGIN
-    IF TG_OP IN ('DELETE', 'TRUNCATE') THEN
-        PERFORM xorj.raise_state('execution_jobs',
-            format('execution jobs are never deleted: %s is not allowed', TG_OP),
-            'Trades reference their job; a job that went wrong is marked FAILED.',
-            'Use api.fail_execution_job.');
+    IF to_regprocedure('xorj.execution_jobs_guard()') IS NOT NULL THEN
+        DROP FUNCTION xorj.execution_jobs_guard();
     END IF;
-
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.status IS DISTINCT FROM 'PENDING' THEN
-            PERFORM xorj.raise_state('execution_jobs',
-                format('an execution job is created PENDING, not %s', NEW.status),
-                'Jobs enter the table PENDING and are started by a worker.',
-                'Use api.create_execution_job.');
-        END IF;
-        IF NEW.worker_id IS NOT NULL OR NEW.error_message IS NOT NULL THEN
-            PERFORM xorj.raise_state('execution_jobs',
-                'a new execution job has no worker or error yet',
-                'worker_id is set when a worker starts the job, error_message when it fails.',
-                'Use api.create_execution_job.');
-        END IF;
-        NEW.started_at := NULL;
-        NEW.heartbeat_at := NULL;
-        NEW.completed_at := NULL;
-        RETURN NEW;  -- created_at and updated_at: execution_jobs_touch
-    END IF;
-
-    -- UPDATE. (This trigger runs before execution_jobs_touch, which sets updated_at.)
-    IF (NEW.id, NEW.trigger_reason, NEW.parameters, NEW.created_at)
-       IS DISTINCT FROM (OLD.id, OLD.trigger_reason, OLD.parameters, OLD.created_at) THEN
-        PERFORM xorj.raise_state('execution_jobs',
-            format('execution job %s: id, trigger_reason, parameters and created_at cannot change', OLD.id),
-            'A job keeps what it was created with.',
-            'Create a new job instead.');
-    END IF;
-
-    IF OLD.status IN ('COMPLETED', 'FAILED') THEN
-        IF (NEW.status, NEW.worker_id, NEW.started_at, NEW.heartbeat_at, NEW.completed_at,
-            NEW.error_message)
-           IS NOT DISTINCT FROM
-           (OLD.status, OLD.worker_id, OLD.started_at, OLD.heartbeat_at, OLD.completed_at,
-            OLD.error_message) THEN
-            RETURN NULL;  -- an update that changes nothing: the final row stays as it is
-        END IF;
-        PERFORM xorj.lifecycle_refuse_final('execution_jobs', 'execution job', 'job', 'run',
-                                            OLD.id, OLD.status::text, NEW.status::text);
-    END IF;
-
-    -- The timestamps are the database's, whatever the UPDATE says. A heartbeat (a new
-    -- heartbeat_at on a job that stays RUNNING) is the database's clock too.
-    IF NEW.heartbeat_at IS DISTINCT FROM OLD.heartbeat_at THEN
-        IF OLD.status = 'PENDING' AND NEW.status = 'PENDING' THEN
-            PERFORM xorj.raise_state('execution_jobs',
-                format('execution job %s is PENDING: heartbeat_at changes only while it is RUNNING', OLD.id),
-                'A heartbeat is the running worker saying it is alive.',
-                'Start the job first (api.start_execution_job).');
-        END IF;
-        NEW.heartbeat_at := CASE WHEN OLD.status = 'RUNNING' AND NEW.status = 'RUNNING'
-                                 THEN clock_timestamp() ELSE OLD.heartbeat_at END;
-    END IF;
-    NEW.started_at := OLD.started_at;
-    NEW.completed_at := OLD.completed_at;
-
-    IF OLD.status <> 'PENDING' AND NEW.worker_id IS DISTINCT FROM OLD.worker_id THEN
-        PERFORM xorj.raise_state('execution_jobs',
-            format('execution job %s: its worker_id cannot change', OLD.id),
-            format('The job is held by worker %s.', OLD.worker_id),
-            'Only the start of a PENDING job sets the worker.');
-    END IF;
-
-    IF NEW.status = OLD.status THEN  -- PENDING or RUNNING staying put
-        IF (NEW.worker_id, NEW.error_message) IS DISTINCT FROM (OLD.worker_id, OLD.error_message) THEN
-            PERFORM xorj.raise_state('execution_jobs',
-                format('execution job %s is %s: worker_id and error_message change only with its status', OLD.id, OLD.status),
-                'worker_id is set by the start, error_message by the failure.',
-                'Use api.start_execution_job or api.fail_execution_job.');
-        END IF;
-        RETURN NEW;
-    END IF;
-
-    IF (OLD.status, NEW.status) = ('PENDING'::xorj.job_status, 'RUNNING'::xorj.job_status) THEN
-        IF NEW.worker_id IS NULL OR btrim(NEW.worker_id) = '' OR length(NEW.worker_id) > 200 THEN
-            PERFORM xorj.raise_invalid('worker_id', 'is required to start a job (1 to 200 characters)');
-        END IF;
-        IF NEW.error_message IS NOT NULL THEN
-            PERFORM xorj.raise_state('execution_jobs',
-                format('execution job %s: a RUNNING job has no error', OLD.id),
-                'error_message belongs to FAILED jobs.');
-        END IF;
-        NEW.started_at := clock_timestamp();
-        NEW.heartbeat_at := NEW.started_at;
-    ELSIF (OLD.status, NEW.status) = ('RUNNING'::xorj.job_status, 'COMPLETED'::xorj.job_status) THEN
-        IF NEW.error_message IS NOT NULL THEN
-            PERFORM xorj.raise_state('execution_jobs',
-                format('execution job %s: a COMPLETED job has no error', OLD.id),
-                'error_message belongs to FAILED jobs.');
-        END IF;
-        NEW.completed_at := clock_timestamp();
-    ELSIF NEW.status = 'FAILED' THEN  -- from PENDING or RUNNING
-        IF OLD.status = 'PENDING' AND NEW.worker_id IS NOT NULL THEN
-            PERFORM xorj.raise_state('execution_jobs',
-                format('execution job %s: a job that never started has no worker', OLD.id),
-                'worker_id is set by the start.');
-        END IF;
-        IF coalesce(btrim(NEW.error_message), '') = '' THEN
-            PERFORM xorj.raise_invalid('error_message', 'is required when a job fails',
-                'A failed job says why.');
-        END IF;
-        NEW.completed_at := clock_timestamp();
-    ELSE
-        PERFORM xorj.execution_job_refuse_move(OLD.id, OLD.status, NEW.status);
-    END IF;
-    RETURN NEW;
 END
-$fn$;
-
--- Named so that it fires before execution_jobs_touch (triggers fire in name order).
-CREATE OR REPLACE TRIGGER execution_jobs_guard
-    BEFORE INSERT OR UPDATE OR DELETE ON xorj.execution_jobs
-    FOR EACH ROW EXECUTE FUNCTION xorj.execution_jobs_guard();
-CREATE OR REPLACE TRIGGER execution_jobs_no_truncate
-    BEFORE TRUNCATE ON xorj.execution_jobs
-    FOR EACH STATEMENT EXECUTE FUNCTION xorj.execution_jobs_guard();
+$$;
 
 -- The job, locked FOR UPDATE, or XJ404.
 CREATE OR REPLACE FUNCTION xorj.lock_execution_job(p_job_id uuid) RETURNS xorj.execution_jobs
@@ -203,7 +105,8 @@ BEGIN
             format('execution job %s is held by %s, not by worker %s', j.id,
                    coalesce('worker ' || j.worker_id, 'no worker'), p_worker_id),
             format('job_worker_id=%s', coalesce(j.worker_id, '')),
-            'Only the worker that started a job may heartbeat, complete or fail it.');
+            'Only the worker that started a job may heartbeat, complete or fail it.',
+            jsonb_build_object('job_id', j.id, 'job_worker_id', j.worker_id, 'worker_id', p_worker_id));
     END IF;
 END
 $fn$;
@@ -276,7 +179,8 @@ BEGIN
             format('current status %s', j.status),
             CASE WHEN j.status = 'FAILED'
                  THEN 'The job has failed (perhaps reaped as stalled); stop working on it.'
-                 ELSE 'Only a started job takes heartbeats.' END);
+                 ELSE 'Only a started job takes heartbeats.' END,
+            jsonb_build_object('id', j.id, 'from', j.status));
     END IF;
     PERFORM xorj.check_job_worker(j, p_worker_id);
     UPDATE xorj.execution_jobs SET heartbeat_at = clock_timestamp()

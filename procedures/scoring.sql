@@ -2,7 +2,8 @@
 -- ranked lists are also read by xorj_bot and xorj_api.
 --
 -- Guards that hold against direct SQL:
---   xorj.scoring_runs (trigger scoring_runs_guard)
+--   xorj.scoring_runs (trigger scoring_runs_guard, the lifecycle's shared guard
+--   xorj.lifecycle_guard of 00_common.sql)
 --     * a run is inserted PENDING, without error; started_at and completed_at are the
 --       database's (NULL on insert, whatever the INSERT says);
 --     * status moves only PENDING -> RUNNING (started_at := clock_timestamp()),
@@ -23,6 +24,25 @@
 -- api.complete_scoring_run(run, '[]') in the same transaction; both validate and insert
 -- through xorj.insert_trader_scores, so the rule for a score is written once.
 --
+-- Refusals of a batch (xorj.insert_trader_scores; api.add_scoring_scores,
+-- api.complete_scoring_run): XJ422 whose COLUMN, and the DETAIL's "field", is
+-- scores[<index>].<field> (scores[<index>] for an element that is not an object), with
+-- the DETAIL facts "index" (the element's index in the whole list, an integer) and
+-- "reason", one of:
+--   not_an_object       the element is not a JSON object
+--   unknown_field       a key other than wallet_address, xorj_trust_score and metrics
+--   required            wallet_address or xorj_trust_score is missing
+--   wrong_type          wallet_address is not a string, xorj_trust_score not a number,
+--                       or metrics not an object
+--   not_an_address      wallet_address is not a Solana address
+--   negative            xorj_trust_score is below 0
+--   duplicate_in_batch  the wallet is already at an earlier index of the same batch;
+--                       "duplicate_of" is that index
+--   already_scored      the run holds the wallet already (sent by an earlier batch)
+-- and without an index: not_an_array (field scores: the batch is not a JSON array),
+-- bad_first_index (field first_index: negative or NULL) and empty_run (field scores: a
+-- completion that would leave the run with no score, without allow_empty).
+--
 -- Ranking: best xorj_trust_score first, ties by wallet_address ascending (the database
 -- collation), read in the order of index trader_scores_run_rank_idx with LIMIT, never
 -- sorting a whole run. The query lives in xorj.scoring_ranking, an inlinable SQL
@@ -41,99 +61,34 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION xorj.scoring_runs_guard() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, xorj, pg_temp
-AS $fn$
+-- The guard is the lifecycle's, written once (xorj.lifecycle_guard, 00_common.sql), with
+-- the words of this table: triggers scoring_runs_guard, named so that it fires before
+-- scoring_runs_touch (triggers fire in name order), and scoring_runs_no_truncate.
+SELECT xorj.lifecycle_install_guard('xorj.scoring_runs', '{
+    "what": "scoring run", "article": "a", "noun": "run", "redo": "score",
+    "referenced_by": "Scores", "worker": false,
+    "create": "api.create_scoring_run", "start": "api.start_scoring_run",
+    "fail": "api.fail_scoring_run",
+    "insert_detail": "Runs enter the table PENDING and move on with api.start_scoring_run, api.complete_scoring_run or api.fail_scoring_run.",
+    "new_message": "a new scoring run has no error",
+    "new_detail": "error_message is written when the run fails.",
+    "identity": ["id", "created_at"],
+    "identity_words": "id and created_at",
+    "identity_detail": "A run keeps its identity.",
+    "unchanged_message": "error_message is written only when it fails",
+    "unchanged_detail": "error_message belongs to FAILED runs.",
+    "unchanged_hint": "Use api.fail_scoring_run.",
+    "no_error_hint": "Use api.fail_scoring_run."
+}');
+
+-- The guard function of earlier versions of this file, replaced by the shared one above.
+DO $$
 BEGIN
-    IF TG_OP IN ('DELETE', 'TRUNCATE') THEN
-        PERFORM xorj.raise_state('scoring_runs',
-            format('scoring runs are never deleted: %s is not allowed', TG_OP),
-            'Scores reference their run; a run that went wrong is marked FAILED.',
-            'Use api.fail_scoring_run.');
+    IF to_regprocedure('xorj.scoring_runs_guard()') IS NOT NULL THEN
+        DROP FUNCTION xorj.scoring_runs_guard();
     END IF;
-
-    IF TG_OP = 'INSERT' THEN
-        IF NEW.status IS DISTINCT FROM 'PENDING' THEN
-            PERFORM xorj.raise_state('scoring_runs',
-                format('a scoring run is created PENDING, not %s', NEW.status),
-                'Runs enter the table PENDING and move on with api.start_scoring_run, api.complete_scoring_run or api.fail_scoring_run.',
-                'Use api.create_scoring_run.');
-        END IF;
-        IF NEW.error_message IS NOT NULL THEN
-            PERFORM xorj.raise_state('scoring_runs',
-                'a new scoring run has no error',
-                'error_message is written when the run fails.',
-                'Use api.create_scoring_run.');
-        END IF;
-        NEW.started_at := NULL;
-        NEW.completed_at := NULL;
-        RETURN NEW;  -- created_at and updated_at: scoring_runs_touch
-    END IF;
-
-    -- UPDATE. (This trigger runs before scoring_runs_touch, which sets updated_at.)
-    IF (NEW.id, NEW.created_at) IS DISTINCT FROM (OLD.id, OLD.created_at) THEN
-        PERFORM xorj.raise_state('scoring_runs',
-            format('scoring run %s: id and created_at cannot change', OLD.id),
-            'A run keeps its identity.');
-    END IF;
-
-    IF OLD.status IN ('COMPLETED', 'FAILED') THEN
-        IF (NEW.status, NEW.started_at, NEW.completed_at, NEW.error_message)
-           IS NOT DISTINCT FROM
-           (OLD.status, OLD.started_at, OLD.completed_at, OLD.error_message) THEN
-            RETURN NULL;  -- an update that changes nothing: the final row stays as it is
-        END IF;
-        PERFORM xorj.lifecycle_refuse_final('scoring_runs', 'scoring run', 'run', 'score',
-                                            OLD.id, OLD.status::text, NEW.status::text);
-    END IF;
-
-    -- started_at and completed_at are the database's, whatever the UPDATE says.
-    NEW.started_at := OLD.started_at;
-    NEW.completed_at := OLD.completed_at;
-
-    IF NEW.status = OLD.status THEN  -- PENDING or RUNNING staying put
-        IF NEW.error_message IS DISTINCT FROM OLD.error_message THEN
-            PERFORM xorj.raise_state('scoring_runs',
-                format('scoring run %s is %s: error_message is written only when it fails', OLD.id, OLD.status),
-                'error_message belongs to FAILED runs.',
-                'Use api.fail_scoring_run.');
-        END IF;
-        RETURN NEW;
-    END IF;
-
-    IF (OLD.status, NEW.status) = ('PENDING'::xorj.run_status, 'RUNNING'::xorj.run_status) THEN
-        NEW.started_at := clock_timestamp();
-    ELSIF (OLD.status, NEW.status) = ('RUNNING'::xorj.run_status, 'COMPLETED'::xorj.run_status) THEN
-        NEW.completed_at := clock_timestamp();
-    ELSIF NEW.status = 'FAILED' THEN  -- from PENDING or RUNNING
-        IF coalesce(btrim(NEW.error_message), '') = '' THEN
-            PERFORM xorj.raise_invalid('error_message', 'is required when a run fails',
-                'A failed run says why.');
-        END IF;
-        NEW.completed_at := clock_timestamp();
-        RETURN NEW;
-    ELSE
-        PERFORM xorj.scoring_run_refuse_move(OLD.id, OLD.status, NEW.status);
-    END IF;
-
-    IF NEW.error_message IS NOT NULL THEN
-        PERFORM xorj.raise_state('scoring_runs',
-            format('scoring run %s: a %s run has no error', OLD.id, NEW.status),
-            'error_message belongs to FAILED runs.',
-            'Use api.fail_scoring_run.');
-    END IF;
-    RETURN NEW;
 END
-$fn$;
-
--- Named so that it fires before scoring_runs_touch (triggers fire in name order).
-CREATE OR REPLACE TRIGGER scoring_runs_guard
-    BEFORE INSERT OR UPDATE OR DELETE ON xorj.scoring_runs
-    FOR EACH ROW EXECUTE FUNCTION xorj.scoring_runs_guard();
-CREATE OR REPLACE TRIGGER scoring_runs_no_truncate
-    BEFORE TRUNCATE ON xorj.scoring_runs
-    FOR EACH STATEMENT EXECUTE FUNCTION xorj.scoring_runs_guard();
+$$;
 
 -- Scores are immutable: UPDATE, DELETE and TRUNCATE are refused, whatever they touch.
 CREATE OR REPLACE FUNCTION xorj.trader_scores_refuse_change() RETURNS trigger
@@ -144,7 +99,8 @@ BEGIN
     PERFORM xorj.raise_state('trader_scores',
         format('trader scores are immutable: %s is not allowed', TG_OP),
         'A score is written once, by the completion of its run.',
-        'Score again in a new run.');
+        'Score again in a new run.',
+        jsonb_build_object('op', TG_OP));
     RETURN NULL;
 END
 $fn$;
@@ -167,7 +123,8 @@ BEGIN
     PERFORM xorj.raise_state('trader_scores',
         format('scoring run %s is %s: scores are added only while it is RUNNING', p_run.id, p_run.status),
         format('current status %s', p_run.status),
-        'Start the run, then add its scores (api.add_scoring_scores) and complete it (api.complete_scoring_run).');
+        'Start the run, then add its scores (api.add_scoring_scores) and complete it (api.complete_scoring_run).',
+        jsonb_build_object('run_id', p_run.id, 'run_status', p_run.status));
 END
 $fn$;
 
@@ -255,23 +212,6 @@ BEGIN ATOMIC
     ) AS page
     ORDER BY page.xorj_trust_score DESC, page.wallet_address;
 END;
-
--- Page bounds of the ranked lists: limit 1..1000, offset >= 0, else XJ422.
-CREATE OR REPLACE FUNCTION xorj.scoring_check_page(p_limit integer, p_offset integer)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, xorj, pg_temp
-AS $fn$
-BEGIN
-    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
-        PERFORM xorj.raise_invalid('limit', format('%s is not in 1..1000', coalesce(p_limit::text, 'null')),
-            'Page through the list with offset.');
-    END IF;
-    IF p_offset IS NULL OR p_offset < 0 THEN
-        PERFORM xorj.raise_invalid('offset', format('%s must be 0 or more', coalesce(p_offset::text, 'null')));
-    END IF;
-END
-$fn$;
 
 -- The run, locked FOR UPDATE, or XJ404.
 CREATE OR REPLACE FUNCTION xorj.lock_scoring_run(p_run_id uuid) RETURNS xorj.scoring_runs
@@ -369,16 +309,20 @@ DECLARE
     v_count     bigint;
     v_inserted  text[];
     v_present   bigint;
+    v_reason    text;     -- the code of the refusal (see the header)
+    v_duplicate_of bigint;
 BEGIN
     IF p_scores IS NULL OR jsonb_typeof(p_scores) <> 'array' THEN
         PERFORM xorj.raise_invalid('scores',
             format('must be a JSON array, not %s', coalesce(jsonb_typeof(p_scores), 'null')),
-            'Send [{"wallet_address": ..., "xorj_trust_score": ..., "metrics": {...}}, ...].');
+            'Send [{"wallet_address": ..., "xorj_trust_score": ..., "metrics": {...}}, ...].',
+            jsonb_build_object('reason', 'not_an_array'));
     END IF;
     IF p_first_index IS NULL OR p_first_index < 0 THEN
         PERFORM xorj.raise_invalid('first_index',
             format('%s must be 0 or more', coalesce(p_first_index::text, 'null')),
-            'The index of the batch''s first element in the whole list, 0 for the first batch.');
+            'The index of the batch''s first element in the whole list, 0 for the first batch.',
+            jsonb_build_object('reason', 'bad_first_index'));
     END IF;
 
     -- The first element the batch alone makes invalid, if any (lowest index): each
@@ -392,37 +336,40 @@ BEGIN
             t.elem ->> 'wallet_address' AS wallet,
             CASE
                 WHEN jsonb_typeof(t.elem) <> 'object' THEN
-                    ARRAY['', format('is not a JSON object but %s', jsonb_typeof(t.elem))]
+                    ARRAY['', format('is not a JSON object but %s', jsonb_typeof(t.elem)), 'not_an_object']
                 WHEN t.elem - 'wallet_address' - 'xorj_trust_score' - 'metrics' <> '{}'::jsonb THEN
                     ARRAY['.' || (SELECT min(k) FROM jsonb_object_keys(
                                       t.elem - 'wallet_address' - 'xorj_trust_score' - 'metrics') AS k),
-                          'is not a known field (wallet_address, xorj_trust_score, metrics)']
+                          'is not a known field (wallet_address, xorj_trust_score, metrics)',
+                          'unknown_field']
                 WHEN NOT t.elem ? 'wallet_address' THEN
-                    ARRAY['.wallet_address', 'is required']
+                    ARRAY['.wallet_address', 'is required', 'required']
                 WHEN jsonb_typeof(t.elem -> 'wallet_address') <> 'string' THEN
-                    ARRAY['.wallet_address', format('must be a string, not %s', jsonb_typeof(t.elem -> 'wallet_address'))]
+                    ARRAY['.wallet_address', format('must be a string, not %s', jsonb_typeof(t.elem -> 'wallet_address')), 'wrong_type']
                 WHEN length(t.elem ->> 'wallet_address') NOT BETWEEN 32 AND 44
                      OR (t.elem ->> 'wallet_address') ~ '[^1-9A-HJ-NP-Za-km-z]' THEN
-                    ARRAY['.wallet_address', 'not a Solana address']
+                    ARRAY['.wallet_address', 'not a Solana address', 'not_an_address']
                 WHEN NOT t.elem ? 'xorj_trust_score' THEN
-                    ARRAY['.xorj_trust_score', 'is required']
+                    ARRAY['.xorj_trust_score', 'is required', 'required']
                 WHEN jsonb_typeof(t.elem -> 'xorj_trust_score') <> 'number' THEN
-                    ARRAY['.xorj_trust_score', format('must be a number, not %s', jsonb_typeof(t.elem -> 'xorj_trust_score'))]
+                    ARRAY['.xorj_trust_score', format('must be a number, not %s', jsonb_typeof(t.elem -> 'xorj_trust_score')), 'wrong_type']
                 WHEN (t.elem -> 'xorj_trust_score')::numeric < 0 THEN
-                    ARRAY['.xorj_trust_score', 'must be 0 or more']
+                    ARRAY['.xorj_trust_score', 'must be 0 or more', 'negative']
                 WHEN t.elem ? 'metrics' AND jsonb_typeof(t.elem -> 'metrics') <> 'object' THEN
-                    ARRAY['.metrics', format('must be a JSON object, not %s', jsonb_typeof(t.elem -> 'metrics'))]
+                    ARRAY['.metrics', format('must be a JSON object, not %s', jsonb_typeof(t.elem -> 'metrics')), 'wrong_type']
             END AS problem
         FROM jsonb_array_elements(p_scores) WITH ORDINALITY AS t(elem, ord)
     ), first_invalid AS (
-        SELECT c.idx, c.problem[1] AS suffix, c.problem[2] AS msg
+        SELECT c.idx, c.problem[1] AS suffix, c.problem[2] AS msg, c.problem[3] AS reason,
+               NULL::bigint AS duplicate_of
         FROM checked c
         WHERE c.problem IS NOT NULL
         ORDER BY c.idx
         LIMIT 1
     ), first_duplicate AS (
         SELECT d.idx, '.wallet_address' AS suffix,
-               format('duplicates scores[%s].wallet_address', d.first_idx) AS msg
+               format('duplicates scores[%s].wallet_address', d.first_idx) AS msg,
+               'duplicate_in_batch' AS reason, d.first_idx AS duplicate_of
         FROM (SELECT c.idx,
                      row_number() OVER w AS occurrence,
                      first_value(c.idx) OVER w AS first_idx
@@ -433,11 +380,11 @@ BEGIN
         ORDER BY d.idx
         LIMIT 1
     )
-    SELECT f.idx, format('scores[%s]%s', f.idx, f.suffix), f.msg
+    SELECT f.idx, format('scores[%s]%s', f.idx, f.suffix), f.msg, f.reason, f.duplicate_of
     FROM (SELECT * FROM first_invalid UNION ALL SELECT * FROM first_duplicate) AS f
     ORDER BY f.idx
     LIMIT 1
-    INTO v_idx, v_field, v_msg;
+    INTO v_idx, v_field, v_msg, v_reason, v_duplicate_of;
 
     v_has_scores := EXISTS (SELECT 1 FROM xorj.trader_scores s WHERE s.run_id = p_run_id);
     IF NOT v_has_scores THEN
@@ -487,6 +434,8 @@ BEGIN
             v_idx := v_present;
             v_field := format('scores[%s].wallet_address', v_present);
             v_msg := 'is already scored in this run (sent by an earlier batch)';
+            v_reason := 'already_scored';
+            v_duplicate_of := NULL;
         END IF;
     END IF;
 
@@ -494,7 +443,10 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = 'XJ422',
             MESSAGE = format('invalid %s: %s', v_field, v_msg),
-            DETAIL  = format('%s: %s', v_field, v_msg),
+            DETAIL  = xorj.refusal_detail(format('%s: %s', v_field, v_msg),
+                          jsonb_strip_nulls(jsonb_build_object('index', v_idx, 'reason', v_reason,
+                                                               'duplicate_of', v_duplicate_of)),
+                          jsonb_build_object('field', v_field)),
             HINT    = 'Nothing of this batch was saved: correct the element and send the batch again.',
             COLUMN  = v_field;
     END IF;
@@ -528,7 +480,8 @@ BEGIN
     IF v_count = 0 AND NOT coalesce(p_allow_empty, false)
        AND NOT EXISTS (SELECT 1 FROM xorj.trader_scores s WHERE s.run_id = r.id) THEN
         PERFORM xorj.raise_invalid('scores', 'a scoring run cannot complete with no score',
-            'Send the scores (here or with api.add_scoring_scores), or pass allow_empty to complete a run with no traders; the latest completed run stays ranked meanwhile.');
+            'Send the scores (here or with api.add_scoring_scores), or pass allow_empty to complete a run with no traders; the latest completed run stays ranked meanwhile.',
+            jsonb_build_object('reason', 'empty_run'));
     END IF;
     UPDATE xorj.scoring_runs SET status = 'COMPLETED' WHERE id = r.id RETURNING * INTO r;
     RETURN to_jsonb(r) || jsonb_build_object('scores_inserted', v_count);
@@ -603,7 +556,7 @@ DECLARE
     v_run_id       uuid;
     v_completed_at timestamptz;
 BEGIN
-    PERFORM xorj.scoring_check_page(p_limit, p_offset);
+    PERFORM xorj.check_page(p_limit, p_offset, 1000, p_say_value => true);
     SELECT l.id, l.completed_at INTO v_run_id, v_completed_at
     FROM xorj.latest_completed_scoring_run() l;
     IF NOT FOUND THEN
@@ -634,7 +587,7 @@ BEGIN
     IF p_run_id IS NULL THEN
         PERFORM xorj.raise_invalid('run_id', 'is required');
     END IF;
-    PERFORM xorj.scoring_check_page(p_limit, p_offset);
+    PERFORM xorj.check_page(p_limit, p_offset, 1000, p_say_value => true);
     SELECT r.completed_at INTO v_completed_at FROM xorj.scoring_runs r WHERE r.id = p_run_id;
     IF NOT FOUND THEN
         PERFORM xorj.raise_not_found('scoring run', p_run_id::text);

@@ -24,7 +24,8 @@
 --     updates the winner's row.
 --   * Optimistic locking: when p_expected_version is given it must equal the current
 --     version (0 for a wallet that never saved), else XJ412 with the current version in
---     DETAIL ('current_version=N') and nothing saved. The row is read FOR UPDATE, so of two concurrent updates based on the same
+--     DETAIL (text 'current_version=N'; facts "current_version", "expected_version") and
+--     nothing saved. The row is read FOR UPDATE, so of two concurrent updates based on the same
 --     version one wins and the other, which waits for it and then reads the new version,
 --     gets XJ412.
 --   * Version: every update that changes a value bumps the version by 1. An update
@@ -197,7 +198,9 @@ BEGIN
                 ERRCODE = 'XJ412',
                 MESSAGE = format('stale version: the settings of wallet %s are at version %s, not %s',
                                  v_wallet, v_current, p_expected_version),
-                DETAIL  = format('current_version=%s', v_current),
+                DETAIL  = xorj.refusal_detail(format('current_version=%s', v_current),
+                              jsonb_build_object('current_version', v_current,
+                                                 'expected_version', p_expected_version)),
                 HINT    = 'Read the settings again and apply the change to the current version.',
                 TABLE   = 'user_settings';
         END IF;
@@ -213,9 +216,8 @@ BEGIN
         -- Inserted meanwhile by a concurrent first save, now committed: lock that row.
         v_try := v_try + 1;
         IF v_try >= 5 THEN
-            RAISE EXCEPTION USING
-                ERRCODE = '40001',
-                MESSAGE = format('the settings of wallet %s keep changing; try again', v_wallet);
+            PERFORM xorj.raise_retry(format('the settings of wallet %s keep changing; try again', v_wallet),
+                                     v_try, jsonb_build_object('wallet', v_wallet));
         END IF;
     END LOOP;
 

@@ -1,6 +1,10 @@
 -- Helpers for the pgTAP suite, created by tests/pgtap_run.py in schema `tests` of the
 -- test database (never in a real one). Test data is built as the superuser, then a
--- test acts as a role with SET LOCAL ROLE.
+-- test acts as a role: tests.act_as(role, wallet, actor) sets what a process's prelude
+-- sets (role, claims, actor) for the transaction, and tests.act_as(NULL) goes back to
+-- the superuser. Time is moved, never waited for: tests.backdate(...) moves a row's
+-- timestamps into the past, tests.tick() reads the clock strictly later than any
+-- earlier reading; no test sleeps.
 CREATE SCHEMA tests;
 GRANT USAGE ON SCHEMA tests TO PUBLIC;
 
@@ -49,18 +53,41 @@ RETURNS uuid LANGUAGE sql AS $fn$
     FROM api.create_trade(p_job, p_vault, p_key, tests.addr(p_from), tests.addr(p_to), p_amount, 990)
 $fn$;
 
+-- p_text parsed as JSON when it is the text of a JSON object, else NULL.
+CREATE FUNCTION tests.json_object_or_null(p_text text) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+    v jsonb;
+BEGIN
+    IF p_text IS NULL OR left(ltrim(p_text), 1) <> '{' THEN
+        RETURN NULL;
+    END IF;
+    v := p_text::jsonb;
+    RETURN CASE WHEN jsonb_typeof(v) = 'object' THEN v END;
+EXCEPTION WHEN invalid_text_representation THEN
+    RETURN NULL;
+END
+$fn$;
+
 -- The error a statement raises, with the fields throws_ok cannot check (COLUMN,
 -- CONSTRAINT, DETAIL, HINT); NULL when it raises none. Runs as the caller.
+-- The project's refusals carry a JSON object as DETAIL (procedures/00_common.sql):
+-- "detail" is then its "text" (the human-readable detail, as the HTTP bodies show it)
+-- and "facts" the whole object; for any other error "detail" is the DETAIL as raised
+-- and "facts" is null.
 CREATE FUNCTION tests.error_of(p_sql text) RETURNS jsonb LANGUAGE plpgsql AS $fn$
-DECLARE st text; msg text; col text; con text; det text; hnt text;
+DECLARE st text; msg text; col text; con text; det text; hnt text; facts jsonb;
 BEGIN
     EXECUTE p_sql;
     RETURN NULL;
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, col = COLUMN_NAME,
         con = CONSTRAINT_NAME, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    facts := tests.json_object_or_null(det);
     RETURN jsonb_build_object('sqlstate', st, 'message', msg, 'column', nullif(col, ''),
-                              'constraint', nullif(con, ''), 'detail', det, 'hint', hnt);
+                              'constraint', nullif(con, ''),
+                              'detail', CASE WHEN facts IS NULL THEN to_jsonb(det) ELSE facts -> 'text' END,
+                              'hint', hnt, 'facts', facts);
 END
 $fn$;
 
@@ -154,6 +181,73 @@ LANGUAGE plpgsql AS $fn$
 BEGIN
     PERFORM tests.claims_of(p_wallet);
     RETURN api.update_user_settings(p_patch, p_expected_version);
+END
+$fn$;
+
+-- Act as a process does in its transaction prelude (README, "Business rules"): role
+-- p_role (set_config('role', ..., true), as SET LOCAL ROLE), the claims of a verified
+-- token of wallet p_wallet (request.jwt.claims, as tests.claims_of; NULL: no claims) and
+-- the actor of the audit trails (xorj.actor; NULL: none, so the login role), all for the
+-- transaction only. tests.act_as(NULL) is RESET ROLE with no claims and no actor.
+-- (Not SECURITY DEFINER: a security-definer function may not change the role.)
+CREATE FUNCTION tests.act_as(p_role text, p_wallet text DEFAULT NULL, p_actor text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM set_config('role', coalesce(p_role, 'none'), true);
+    PERFORM tests.claims_of(p_wallet);
+    PERFORM set_config('xorj.actor', coalesce(p_actor, ''), true);
+END
+$fn$;
+
+-- A controllable clock. Move the timestamps of rows of table p_table (xorj.<p_table>)
+-- into the past by p_by: the columns p_columns (default: every timestamptz column of the
+-- table) of the rows whose id is in p_ids. Done as the superuser with
+-- session_replication_role = replica, so that neither the touch trigger (updated_at)
+-- nor the guards see it: the rows look as if they had been written p_by earlier (a
+-- claim_expires_at moved back expires). Returns the number of rows moved. The setting
+-- is restored when the function returns.
+CREATE FUNCTION tests.backdate(p_table text, p_ids uuid[], p_by interval,
+                               p_columns text[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET session_replication_role = replica
+SET search_path = pg_catalog
+AS $fn$
+DECLARE
+    v_set text;
+    n     bigint;
+BEGIN
+    SELECT string_agg(format('%1$I = %1$I - %2$L::interval', a.attname, p_by), ', ')
+      INTO v_set
+      FROM pg_attribute a
+     WHERE a.attrelid = format('xorj.%I', p_table)::regclass
+       AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.atttypid = 'timestamptz'::regtype
+       AND (p_columns IS NULL OR a.attname = ANY (p_columns));
+    IF v_set IS NULL THEN
+        RAISE EXCEPTION 'tests.backdate: no timestamptz column % in xorj.%', p_columns, p_table;
+    END IF;
+    EXECUTE format('UPDATE xorj.%I SET %s WHERE id = ANY ($1)', p_table, v_set) USING p_ids;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+
+-- The clock (clock_timestamp()) read strictly later than any reading taken before the
+-- call: it waits, without sleeping, for the clock to move on (a microsecond at most), so
+-- a mark taken with it is later than every timestamp written before it, and earlier
+-- than every one written after.
+CREATE FUNCTION tests.tick() RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    v_start timestamptz := clock_timestamp();
+    v_now   timestamptz := clock_timestamp();
+BEGIN
+    WHILE v_now <= v_start LOOP
+        v_now := clock_timestamp();
+    END LOOP;
+    RETURN v_now;
 END
 $fn$;
 

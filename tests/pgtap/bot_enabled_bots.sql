@@ -7,7 +7,7 @@ SELECT plan(8);
 SELECT is_definer('api', 'enabled_bots', ARRAY[]::text[], 'api.enabled_bots is SECURITY DEFINER');
 
 -- As the API would: four wallets in different states.
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 DO $$ BEGIN
     -- enabled with a vault, settings saved
     PERFORM tests.enable_bot('So11111111111111111111111111111111111111112',
@@ -27,9 +27,9 @@ DO $$ BEGIN
 END $$;
 SELECT throws_ok($$SELECT * FROM api.enabled_bots()$$, '42501', NULL,
                  'xorj_api may not call api.enabled_bots');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT results_eq(
     $$SELECT * FROM api.enabled_bots()$$,
     $$VALUES ('11111111111111111111111111111111', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB',
@@ -43,26 +43,25 @@ SELECT ok(NOT EXISTS (SELECT 1 FROM api.enabled_bots()
 SELECT ok(NOT EXISTS (SELECT 1 FROM api.enabled_bots()
                        WHERE user_id = 'DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x'),
           'a disabled bot is not planned');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 -- Registering the vault makes the third wallet plannable.
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 DO $$ BEGIN
     PERFORM tests.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM',
                            'DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x');
 END $$;
-RESET ROLE;
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT is((SELECT vault_address FROM api.enabled_bots()
             WHERE user_id = '9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM'),
           'DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x',
           'once its vault is registered the bot is planned');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok($$SELECT * FROM api.enabled_bots()$$, '42501', NULL,
                  'xorj_engine may not call api.enabled_bots');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT function_privs_are('api', 'enabled_bots', ARRAY[]::text[], 'public', ARRAY[]::text[],
     'PUBLIC has no privilege on api.enabled_bots');
 

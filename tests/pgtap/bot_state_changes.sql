@@ -7,7 +7,7 @@
 BEGIN;
 SELECT plan(13);
 
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 CREATE TEMP TABLE c (step text PRIMARY KEY, feed jsonb);
 GRANT ALL ON c TO PUBLIC;
 INSERT INTO c VALUES ('start', api.bot_state_changes(NULL));
@@ -15,12 +15,12 @@ SELECT is(jsonb_array_length((SELECT feed FROM c WHERE step = 'start') -> 'event
           'a NULL cursor starts the feed with no events');
 SELECT ok((SELECT feed ->> 'cursor' FROM c WHERE step = 'start') ~ '^[0-9]+$', 'the cursor is a number, as text');
 
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT tests.enable_bot(tests.addr(1), tests.addr(901));
 SELECT tests.disable_bot(tests.addr(1));
 SELECT tests.enable_bot(tests.addr(2));
 
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 INSERT INTO c VALUES ('first', api.bot_state_changes((SELECT feed ->> 'cursor' FROM c WHERE step = 'start')));
 SELECT is(jsonb_path_query_array((SELECT feed FROM c WHERE step = 'first'), '$.events[*].enabled'),
           '[true, false, true]'::jsonb, 'the three changes come back in their order');
@@ -42,11 +42,11 @@ SELECT throws_ok($$SELECT api.bot_state_changes('not a cursor')$$, 'XJ422',
     'invalid cursor: is not a cursor of api.bot_state_changes', 'a malformed cursor is XJ422');
 SELECT throws_ok($$SELECT api.bot_state_changes(NULL, 0)$$, 'XJ422', 'invalid limit: must be 1..10000',
     'a limit of 0 is XJ422');
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT throws_ok($$SELECT api.bot_state_changes(NULL)$$, '42501', NULL, 'xorj_api may not read the feed');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok($$SELECT api.bot_state_changes(NULL)$$, '42501', NULL, 'xorj_engine may not read the feed');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT count(*) FROM xorj.bot_state_events WHERE txid = pg_current_xact_id()), 3::bigint,
           'each event records the transaction that wrote it');
 

@@ -11,7 +11,7 @@ DO $$ BEGIN
                            'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v');
 END $$;
 
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'configuration',
           '{"risk_profile": "Balanced", "slippage_tolerance": 1.0, "enabled": true,
             "max_trade_amount": null}'::jsonb,
@@ -32,22 +32,22 @@ SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'ci
           'false'::jsonb, 'the circuit breakers carry the saved stopLossEnabled');
 SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'circuit_breakers' -> 'take_profit_enabled',
           'true'::jsonb, 'takeProfitEnabled not saved: its default');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 UPDATE xorj.bot_states SET configuration = '{"slippage_tolerance": 0.5, "max_trade_amount": 100}'
  WHERE user_id = 'So11111111111111111111111111111111111111112';
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'configuration' -> 'slippage_tolerance',
           '0.5'::jsonb, 'slippage_tolerance comes from the bot''s configuration');
 SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'configuration' -> 'max_trade_amount',
           '100'::jsonb, 'the bot''s max_trade_amount takes precedence over the investmentAmount');
 SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'configuration' -> 'enabled',
           'true'::jsonb, 'configuration.enabled is the bot''s enabled');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 UPDATE xorj.bot_states SET configuration = '{"slippage_tolerance": null, "max_trade_amount": null}'
  WHERE user_id = 'So11111111111111111111111111111111111111112';
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'configuration' -> 'slippage_tolerance',
           '1.0'::jsonb, 'a JSON null slippage_tolerance falls back to 1.0');
 SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'configuration' -> 'max_trade_amount',
@@ -58,7 +58,7 @@ DO $$ BEGIN
 END $$;
 SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'configuration' -> 'enabled',
           'false'::jsonb, 'configuration.enabled follows a disable');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

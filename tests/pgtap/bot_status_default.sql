@@ -6,7 +6,7 @@ SELECT plan(14);
 
 SELECT is_definer('api', 'bot_status', ARRAY[]::text[], 'api.bot_status is SECURITY DEFINER');
 
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 
 SELECT is(
     tests.bot_status('So11111111111111111111111111111111111111112'),
@@ -35,7 +35,7 @@ SELECT throws_ok($$SELECT tests.bot_status(NULL)$$, '42501',
     'no verified caller: request.jwt.claims is not set in this transaction',
     'without claims (no verified wallet) the status is refused with 42501');
 
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT is((SELECT count(*) FROM xorj.bot_states), 0::bigint,
           'a status read creates no bot_states row');
@@ -55,18 +55,16 @@ SELECT is(
     'the default settings of an unsaved wallet equal the column defaults of user_settings');
 
 -- Only xorj_api may read a bot's status.
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok($$SELECT tests.bot_status('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_engine may not call api.bot_status');
-RESET ROLE;
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_ok($$SELECT tests.bot_status('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_bot may not call api.bot_status');
-RESET ROLE;
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT throws_ok($$SELECT tests.bot_status('So11111111111111111111111111111111111111112')$$,
     '42501', NULL, 'xorj_readonly may not call api.bot_status');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT function_privs_are('api', 'bot_status', ARRAY[]::text[], 'public', ARRAY[]::text[],
     'PUBLIC has no privilege on api.bot_status');
 

@@ -72,10 +72,10 @@ DO $$ BEGIN PERFORM pg_temp.confirm('perf-5', 1); END $$;
 
 SELECT is((SELECT count(*) FROM xorj.trades), 6::bigint, 'the test data is in place (6 trades)');
 
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 CREATE TEMP TABLE s1 AS
     SELECT tests.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT is((SELECT st -> 'performance' -> 'total_trades' FROM s1), '5'::jsonb,
           'total_trades counts the vault''s 5 trades, not the other vault''s');
@@ -108,10 +108,10 @@ SELECT is((SELECT st -> 'circuit_breakers' -> 'trading_halted' FROM s1), 'false'
 
 -- The SUBMITTED trade fails: one consecutive failure, 2 / 4 succeeded.
 DO $$ BEGIN PERFORM pg_temp.fail('perf-4'); END $$;
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 CREATE TEMP TABLE s2 AS
     SELECT tests.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT st -> 'performance' -> 'failed_trades' FROM s2), '2'::jsonb, 'failed_trades = 2');
 SELECT is((SELECT st -> 'performance' -> 'pending_trades' FROM s2), '1'::jsonb, 'pending_trades = 1');
 SELECT is((SELECT st -> 'performance' -> 'success_rate' FROM s2), '50'::jsonb, 'success_rate = 50');
@@ -123,10 +123,10 @@ SELECT is((SELECT (st -> 'circuit_breakers' ->> 'last_failure_at')::timestamptz 
 
 -- Disabled: trading halted, the figures stay.
 DO $$ BEGIN PERFORM tests.disable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM'); END $$;
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 CREATE TEMP TABLE s3 AS
     SELECT tests.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT st -> 'circuit_breakers' -> 'trading_halted' FROM s3), 'true'::jsonb,
           'a disabled bot: trading halted');
 SELECT is((SELECT st -> 'canTrade' FROM s3), 'false'::jsonb, 'a disabled bot cannot trade');
@@ -136,10 +136,10 @@ SELECT is((SELECT st -> 'performance' -> 'total_trades' FROM s3), '5'::jsonb,
 -- Another vault registered: the figures are that vault's.
 DO $$ BEGIN PERFORM tests.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM',
                       '4k3Dyjzvzp8eMZWUXbBCjEvwSkkk59S5iCNLY3QrkX6R'); END $$;
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 CREATE TEMP TABLE s4 AS
     SELECT tests.bot_status('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM') AS st;
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT st -> 'performance' -> 'total_trades' FROM s4), '1'::jsonb,
           'after registering another vault, only its trades count');
 SELECT is((SELECT st -> 'performance' -> 'total_volume' FROM s4), '"99999"'::jsonb,
@@ -152,12 +152,12 @@ SELECT is((SELECT st -> 'circuit_breakers' -> 'last_failure_at' FROM s4), 'null'
 -- A registered vault without trades: zero figures.
 DO $$ BEGIN PERFORM tests.enable_bot('So11111111111111111111111111111111111111112',
                       '11111111111111111111111111111111'); END $$;
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT is(tests.bot_status('So11111111111111111111111111111111111111112') -> 'performance',
           '{"total_trades": 0, "confirmed_trades": 0, "failed_trades": 0, "pending_trades": 0,
             "success_rate": 0, "total_volume": "0", "last_trade_at": null}'::jsonb,
           'a vault without trades has zero performance');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

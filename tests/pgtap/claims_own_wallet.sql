@@ -7,10 +7,10 @@ BEGIN;
 SELECT plan(24);
 
 -- Wallet B: enabled with its vault, settings saved (version 1).
-SET LOCAL ROLE xorj_api;
-SELECT tests.enable_bot(tests.addr(2), tests.addr(902));
-SELECT tests.update_user_settings(tests.addr(2), '{"riskProfile": "Aggressive", "maxDrawdownLimit": 40}');
-RESET ROLE;
+SELECT tests.act_as('xorj_api', tests.addr(2));
+SELECT api.enable_bot(tests.addr(902));
+SELECT api.update_user_settings('{"riskProfile": "Aggressive", "maxDrawdownLimit": 40}');
+SELECT tests.act_as(NULL);
 CREATE TEMP TABLE b_before AS
     SELECT (SELECT to_jsonb(b) FROM xorj.bot_states b WHERE user_id = tests.addr(2)) AS bot,
            (SELECT to_jsonb(s) FROM xorj.user_settings s WHERE wallet_address = tests.addr(2)) AS settings,
@@ -33,8 +33,7 @@ SELECT is_empty(
     'no function xorj_api may call takes a wallet (or any other caller-chosen identity) as an argument');
 
 -- As A.
-SET LOCAL ROLE xorj_api;
-SELECT tests.claims_of(tests.addr(1));
+SELECT tests.act_as('xorj_api', tests.addr(1));
 SELECT is(api.bot_status() ->> 'user_id', tests.addr(1), 'bot_status reads the wallet of the claims (A)');
 SELECT is(api.bot_status() ->> 'vaultAddress', NULL, 'A sees its own (unregistered) vault, not B''s');
 SELECT is(api.get_user_settings(), NULL::jsonb, 'get_user_settings reads A''s settings (never saved), not B''s');
@@ -50,7 +49,7 @@ SELECT is(api.update_user_settings('{"maxDrawdownLimit": 5}', 1) ->> 'version', 
 -- The sub claim stands in for wallet_address, as in the original system.
 SELECT set_config('request.jwt.claims', jsonb_build_object('sub', tests.addr(3))::text, true);
 SELECT is(api.bot_status() ->> 'user_id', tests.addr(3), 'without wallet_address, sub names the wallet');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT is((SELECT to_jsonb(b) FROM xorj.bot_states b WHERE user_id = tests.addr(2)),
           (SELECT bot FROM b_before), 'B''s bot state is unchanged by everything A did');
@@ -62,8 +61,7 @@ SELECT is((SELECT enabled FROM xorj.bot_states WHERE user_id = tests.addr(1)), f
           'A''s own state did change (enabled, then disabled)');
 
 -- Without a user's claims: 42501 from every user function.
-SET LOCAL ROLE xorj_api;
-SELECT tests.claims_of(NULL);
+SELECT tests.act_as('xorj_api', NULL);
 SELECT throws_ok($$SELECT api.bot_status()$$, '42501',
     'no verified caller: request.jwt.claims is not set in this transaction', 'no claims: bot_status refused');
 SELECT throws_ok($$SELECT api.enable_bot()$$, '42501', NULL, 'no claims: enable_bot refused');
@@ -81,7 +79,7 @@ SELECT throws_ok($$SELECT api.disable_bot()$$, '42501',
 SELECT set_config('request.jwt.claims', '{"wallet_address": "0x1234"}', true);
 SELECT throws_ok($$SELECT api.bot_status()$$, 'XJ422', 'invalid wallet: is not a Solana address',
     'a claimed wallet that is not a Solana address is XJ422');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT to_jsonb(b) FROM xorj.bot_states b WHERE user_id = tests.addr(2)),
           (SELECT bot FROM b_before), 'B is still unchanged after the refusals');
 

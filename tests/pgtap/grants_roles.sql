@@ -30,7 +30,8 @@ SELECT set_eq($$SELECT fn FROM can_execute WHERE rolname = 'xorj_bot'$$,
           'api.mark_trade_submitted(uuid,text,bigint,text)', 'api.mark_trade_confirmed(uuid,numeric,numeric,numeric)',
           'api.mark_trade_failed(uuid,text,numeric,text)', 'api.trades_to_recover(interval,integer)',
           'api.claim_trades(text,interval,interval,integer,uuid[])', 'api.renew_trade_claims(text,interval)',
-          'api.release_trade_claims(text,uuid[])', 'api.list_execution_jobs(text,integer,integer)',
+          'api.release_trade_claims(text,uuid[])', 'api.trades_held_by_others(text)',
+          'api.list_execution_jobs(text,integer,integer)',
           'api.get_trade(uuid)', 'api.list_trades(text,text,integer,integer)', 'api.trade_events(uuid)',
           'api.enabled_bots()', 'api.bot_state_changes(text,integer)',
           'api.ranked_traders(integer,integer)', 'api.run_scores(uuid,integer,integer)'],
@@ -72,17 +73,17 @@ SELECT is_empty(
         AND has_table_privilege(r.rolname, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')$$,
     'the api, engine and bot roles have no privilege on any table or view');
 
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT throws_ok($$SELECT api.create_scoring_run()$$, '42501', NULL, 'xorj_api cannot create a scoring run');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok($$SELECT tests.enable_bot(tests.addr(1))$$, '42501', NULL, 'xorj_engine cannot enable a bot');
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_ok($$SELECT tests.update_user_settings(tests.addr(1), '{}')$$, '42501', NULL,
     'xorj_bot cannot change user settings');
 SELECT throws_ok($$SELECT * FROM xorj.trades$$, '42501', NULL, 'xorj_bot cannot read the trades table');
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT throws_ok($$SELECT tests.bot_status(tests.addr(1))$$, '42501', NULL, 'xorj_readonly cannot read a bot status');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 BEGIN;
 SELECT plan(17);
 
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT (api.create_execution_job('SCHEDULED_RUN')->>'id')::uuid AS j1 \gset
 SELECT (api.create_execution_job('MANUAL_TRIGGER', '{"wallet": "x"}')->>'id')::uuid AS j2 \gset
 SELECT api.start_execution_job(:'j2', 'worker-2') \gset ignored_
@@ -55,14 +55,14 @@ SELECT is(tests.error_of($$SELECT api.list_execution_jobs(NULL, NULL)$$)->>'colu
 SELECT is(tests.error_of($$SELECT api.list_execution_jobs(NULL, 10, -1)$$)->>'column', 'offset', 'a negative offset is XJ422 on offset');
 
 -- the bot, and only the bot
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT ok(has_function_privilege('xorj_bot', 'api.list_execution_jobs(text,integer,integer)', 'EXECUTE'),
     'xorj_bot may list jobs');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok($$SELECT api.list_execution_jobs()$$, '42501', NULL, 'xorj_engine cannot list jobs');
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT throws_ok($$SELECT api.list_execution_jobs()$$, '42501', NULL, 'xorj_api cannot list jobs');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

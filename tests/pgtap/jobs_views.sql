@@ -8,7 +8,7 @@ SELECT columns_are('api', 'active_execution_jobs',
           'completed_at', 'error_message', 'created_at', 'updated_at'],
     'api.active_execution_jobs has the job columns');
 
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT (api.create_execution_job('SCHEDULED_RUN')->>'id')::uuid AS p \gset
 SELECT (api.create_execution_job('MANUAL_TRIGGER', '{"vault": "So11111111111111111111111111111111111111112"}')->>'id')::uuid AS r \gset
 SELECT (api.create_execution_job('RECOVERY_RUN')->>'id')::uuid AS c \gset
@@ -17,34 +17,33 @@ SELECT api.start_execution_job(:'r', 'w-r') AS r_run \gset
 SELECT api.start_execution_job(:'c', 'w-c') \gset ignored_
 SELECT api.complete_execution_job(:'c', 'w-c') \gset ignored_
 SELECT api.fail_execution_job(:'f', 'cancelled') \gset ignored_
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT set_eq('SELECT id, status::text FROM api.active_execution_jobs',
     format('VALUES (%L::uuid, ''PENDING''), (%L::uuid, ''RUNNING'')', :'p', :'r'),
     'the PENDING and the RUNNING job, not the COMPLETED or FAILED ones');
 SELECT is((SELECT to_jsonb(v) FROM api.active_execution_jobs v WHERE id = :'r'), :'r_run'::jsonb,
     'a RUNNING job is shown as the api returned it (worker, heartbeat, parameters)');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT api.complete_execution_job(:'r', 'w-r') \gset ignored_
-RESET ROLE;
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT set_eq('SELECT id FROM api.active_execution_jobs', format('VALUES (%L::uuid)', :'p'),
     'a completed job leaves the view');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_ok('SELECT * FROM api.active_execution_jobs', '42501', NULL, 'xorj_bot cannot read the view');
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT throws_ok('SELECT * FROM api.active_execution_jobs', '42501', NULL, 'xorj_api cannot read the view');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok('SELECT * FROM api.active_execution_jobs', '42501', NULL, 'xorj_engine cannot read the view');
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT throws_ok('SELECT api.create_execution_job(''SCHEDULED_RUN'')', '42501', NULL,
     'xorj_readonly cannot call the bot''s functions');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

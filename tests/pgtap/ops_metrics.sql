@@ -10,14 +10,14 @@ SELECT tests.enabled_vault(tests.addr(1), tests.addr(901));
 SELECT tests.enabled_vault(tests.addr(2), tests.addr(902), false);
 CREATE TEMP TABLE j AS SELECT tests.running_job() AS id;
 GRANT SELECT ON j TO PUBLIC;
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 CREATE TEMP TABLE t AS
     SELECT tests.trade((SELECT id FROM j), tests.addr(901), 'k1', 1000, 1, 2) AS id
     UNION ALL SELECT tests.trade((SELECT id FROM j), tests.addr(901), 'k2', 1000, 3, 4);
 SELECT api.mark_trade_submitted((SELECT id FROM t LIMIT 1), tests.sig(1), 100, NULL);
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT is((SELECT value FROM api.metrics() WHERE name = 'xorj_trades' AND labels = '{"status": "PENDING"}'),
           (SELECT value FROM before WHERE name = 'xorj_trades' AND labels = '{"status": "PENDING"}') + 1,
           'xorj_trades counts the PENDING trade');
@@ -45,9 +45,9 @@ SELECT is((SELECT count(DISTINCT name) FROM api.metrics())::int, 10, 'ten metric
 SELECT ok((SELECT bool_and(value IS NOT NULL) FROM api.metrics()), 'no sample is NULL');
 SELECT ok('0005_trade_submission_claims' IN (SELECT api.applied_migrations()),
           'applied_migrations lists the versioned migrations applied');
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT throws_ok($$SELECT * FROM api.metrics()$$, '42501', NULL, 'xorj_api may not read the metrics');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -9,8 +9,9 @@ SELECT plan(37);
 -- (tests/pgtap_helpers.sql says which and why).
 SELECT tests.disable_rule_triggers();
 
--- Marks: clock times taken between the statements below, after a short sleep, so each
--- is later than the transaction start and than every earlier row's timestamps.
+-- Marks: clock times taken between the statements below with tests.tick(), which reads
+-- the clock strictly later than any earlier reading, so each mark is later than the
+-- transaction start and than every earlier row's timestamps (no sleep).
 CREATE TEMP TABLE mark (name text PRIMARY KEY, at timestamptz NOT NULL) ON COMMIT DROP;
 INSERT INTO xorj.execution_jobs (id, trigger_reason) VALUES ('00000000-0000-4000-8000-00000000b001', 'SCHEDULED_RUN');
 INSERT INTO xorj.scoring_runs (id) VALUES ('00000000-0000-4000-8000-00000000a001');
@@ -35,8 +36,7 @@ SELECT is((SELECT count(*)::int FROM pg_catalog.pg_trigger
           6, 'the six touch triggers are enabled, BEFORE INSERT OR UPDATE, FOR EACH ROW');
 
 -- Each table: row 1 with the default timestamps, row 2 with created_at/updated_at given.
-DO $$ BEGIN PERFORM pg_sleep(0.01); END $$;
-INSERT INTO mark VALUES ('before_inserts', clock_timestamp());
+INSERT INTO mark VALUES ('before_inserts', tests.tick());
 
 -- scoring_runs
 INSERT INTO xorj.scoring_runs (id)
@@ -114,8 +114,7 @@ SELECT lives_ok($$
             '2001-02-03 04:05:06+00', '2001-02-03 04:05:06+00')
 $$, 'xorj.user_settings: an insert that passes created_at and updated_at is accepted');
 
-DO $$ BEGIN PERFORM pg_sleep(0.01); END $$;
-INSERT INTO mark VALUES ('before_updates', clock_timestamp());
+INSERT INTO mark VALUES ('before_updates', tests.tick());
 
 -- scoring_runs
 UPDATE xorj.scoring_runs SET updated_at = created_at WHERE id = '00000000-0000-4000-8000-000000001e01';

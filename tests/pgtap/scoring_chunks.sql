@@ -21,7 +21,7 @@ LANGUAGE sql AS $fn$
     FROM generate_series(a, b) g
 $fn$;
 
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT (api.create_scoring_run()->>'id')::uuid AS r \gset
 SELECT api.start_scoring_run(:'r') \gset ignored_
 
@@ -31,9 +31,9 @@ SELECT is(api.add_scoring_scores(:'r', pg_temp.scores(4, 5)::jsonb, 3), 2, 'a se
 SELECT is(api.add_scoring_scores(:'r', pg_temp.scores(6, 6)::jsonb), 1, 'p_first_index defaults to 0');
 SELECT is(api.add_scoring_scores(:'r', '[]', 6), 0, 'an empty chunk inserts nothing');
 SELECT is((SELECT count(*)::int FROM api.run_scores(:'r', 1000, 0)), 6, 'the run holds the 6 scores of the chunks');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT status::text FROM xorj.scoring_runs WHERE id = :'r'), 'RUNNING', 'the run is still RUNNING after its chunks');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT is((SELECT count(*)::int FROM api.ranked_traders(1000, 0) WHERE run_id = :'r'), 0,
           'chunks of a RUNNING run are not ranked');
 
@@ -123,18 +123,18 @@ SELECT is(tests.error_of($$SELECT api.add_scoring_scores(NULL, '[]')$$)->>'colum
     'a NULL run is XJ422 on run_id');
 
 -- the engine, and only the engine
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT ok(has_function_privilege('xorj_engine', 'api.add_scoring_scores(uuid,jsonb,integer)', 'EXECUTE'),
     'xorj_engine may add chunks');
 SELECT (api.create_scoring_run()->>'id')::uuid AS g \gset
 SELECT api.start_scoring_run(:'g') \gset ignored_
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_ok(format('SELECT api.add_scoring_scores(%L, ''[]'')', :'g'), '42501', NULL,
     'xorj_bot cannot add chunks');
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT throws_ok(format('SELECT api.add_scoring_scores(%L, ''[]'')', :'g'), '42501', NULL,
     'xorj_api cannot add chunks');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

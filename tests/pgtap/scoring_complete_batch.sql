@@ -13,7 +13,7 @@ LANGUAGE sql AS $fn$
     FROM tests.error_of(format('SELECT api.complete_scoring_run(%L, %L)', p_run, p_scores)) AS e
 $fn$;
 
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT (api.create_scoring_run()->>'id')::uuid AS r \gset
 SELECT api.start_scoring_run(:'r') \gset ignored_
 
@@ -76,10 +76,10 @@ SELECT is(pg_temp.batch_err(:'r',
           'in 2,000 elements the bad one is found at its index');
 
 -- nothing was saved by any of the refusals; the run is still RUNNING
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT count(*)::int FROM xorj.trader_scores WHERE run_id = :'r'), 0, 'no score saved by a refused batch');
 SELECT is((SELECT status::text FROM xorj.scoring_runs WHERE id = :'r'), 'RUNNING', 'the run is still RUNNING');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 
 -- error fields in full for one case
 SELECT is(tests.error_fields(format('SELECT api.complete_scoring_run(%L, %L)', :'r',
@@ -96,11 +96,11 @@ SAVEPOINT before_complete;
 SELECT is(api.complete_scoring_run(:'r', format('[%s]', :'ok0')::jsonb)->'scores_inserted', '1'::jsonb,
           'inside a savepoint the run completes with 1 score');
 ROLLBACK TO SAVEPOINT before_complete;
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT (status::text, (SELECT count(*) FROM xorj.trader_scores WHERE run_id = :'r'))
            FROM xorj.scoring_runs WHERE id = :'r'),
           ('RUNNING'::text, 0::bigint), 'rolled back by the caller: the run is RUNNING with no score');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 
 -- a valid batch
 SELECT clock_timestamp() AS t0 \gset
@@ -115,7 +115,7 @@ SELECT is(:'done'::jsonb->>'status', 'COMPLETED', 'the run is COMPLETED');
 SELECT ok((:'done'::jsonb->>'completed_at')::timestamptz BETWEEN :'t0'::timestamptz AND clock_timestamp(),
           'completed_at is the clock time of the completion');
 SELECT is((:'done'::jsonb->>'id')::uuid, :'r'::uuid, 'the run row is returned');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT results_eq(
     format($$SELECT wallet_address::text, xorj_trust_score, metrics FROM xorj.trader_scores
              WHERE run_id = %L ORDER BY wallet_address$$, :'r'),
@@ -125,7 +125,7 @@ SELECT results_eq(
              ('So11111111111111111111111111111111111111112', 87.25, '{"roi": 0.31, "trades": 42}'::jsonb)$$,
     'every score is saved with its value and metrics (missing metrics are {})');
 SELECT is((SELECT status::text FROM xorj.scoring_runs WHERE id = :'r'), 'COMPLETED', 'the stored run is COMPLETED');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 
 -- a run with no score at all is refused, unless allow_empty: a completed empty run would
 -- become the latest and leave ranked_traders empty
@@ -138,9 +138,9 @@ SELECT is(tests.error_fields(format('SELECT api.complete_scoring_run(%L, ''[]'')
     'an empty batch on a run with no score is XJ422 on scores');
 SELECT ok(tests.error_of(format('SELECT api.complete_scoring_run(%L, ''[]'', false)', :'r2'))->>'hint'
           LIKE '%allow_empty%', 'the hint names allow_empty');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT status::text FROM xorj.scoring_runs WHERE id = :'r2'), 'RUNNING', 'the refused run stays RUNNING');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT is(api.complete_scoring_run(:'r2', '[]', p_allow_empty => true)->>'status', 'COMPLETED',
           'with allow_empty an empty batch completes a run with no traders');
 SELECT is((SELECT count(*)::int FROM api.run_scores(:'r2')), 0, 'with no scores');
@@ -160,10 +160,10 @@ SELECT throws_ok(format('SELECT api.complete_scoring_run(%L, ''[]'')', '00000000
     'XJ404', NULL, 'an unknown run is not found');
 
 -- the engine, and only the engine
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_ok(format('SELECT api.complete_scoring_run(%L, ''[]'')', :'r4'), '42501', NULL,
     'xorj_bot cannot complete a run');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -78,14 +78,14 @@ SELECT trigger_is('xorj', 'trader_scores', 'trader_scores_run_running', 'xorj', 
     'trader_scores checks the run of inserted scores');
 
 -- through the api, the engine cannot change a score either (it has no table privilege)
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok($$UPDATE xorj.trader_scores SET xorj_trust_score = 0$$, '42501', NULL,
     'the engine has no privilege on xorj.trader_scores');
 SELECT throws_ok(format('SELECT api.complete_scoring_run(%L, %L)', '00000000-0000-4000-8000-00000000000c',
                         '[{"wallet_address": "So11111111111111111111111111111111111111112", "xorj_trust_score": 1}]'),
     'XJ423', 'scoring run 00000000-0000-4000-8000-00000000000c: COMPLETED -> COMPLETED is not allowed',
     'scores cannot be replaced by completing the run again');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -6,7 +6,7 @@
 BEGIN;
 SELECT plan(47);
 
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 
 -- create
 SELECT clock_timestamp() AS t0 \gset
@@ -19,10 +19,10 @@ SELECT ok((:'a'::jsonb->>'created_at')::timestamptz BETWEEN :'t0'::timestamptz A
           'created_at is the clock time of the creation');
 SELECT is(array_length(ARRAY(SELECT jsonb_object_keys(:'a'::jsonb)), 1), 7,
           'the result has the 7 columns of the row');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT status::text FROM xorj.scoring_runs WHERE id = (:'a'::jsonb->>'id')::uuid),
           'PENDING', 'the run is stored PENDING');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 
 -- start
 SELECT clock_timestamp() AS t1 \gset
@@ -32,8 +32,13 @@ SELECT ok((:'a_run'::jsonb->>'started_at')::timestamptz BETWEEN :'t1'::timestamp
           'started_at is the clock time of the start');
 SELECT ok((:'a_run'::jsonb->>'completed_at') IS NULL, 'a RUNNING run has no completed_at');
 
--- complete (an empty batch, allowed: a run with no traders)
-SELECT pg_sleep(0.01) \gset
+-- complete (an empty batch, allowed: a run with no traders), a minute after the start
+-- (the run's timestamps moved into the past): a completion that rewrote started_at
+-- would show the clock's
+SELECT tests.backdate('scoring_runs', ARRAY[(:'a'::jsonb->>'id')::uuid], interval '1 minute');
+SELECT tests.act_as(NULL);
+SELECT to_jsonb(r) AS a_run FROM xorj.scoring_runs r WHERE id = (:'a'::jsonb->>'id')::uuid \gset
+SELECT tests.act_as('xorj_engine');
 SELECT clock_timestamp() AS t2 \gset
 SELECT api.complete_scoring_run((:'a'::jsonb->>'id')::uuid, '[]', p_allow_empty => true) AS a_done \gset
 SELECT is(:'a_done'::jsonb->>'status', 'COMPLETED', 'complete_scoring_run: RUNNING -> COMPLETED');
@@ -116,7 +121,7 @@ SELECT is(api.fail_scoring_run(:'e', repeat('x', 10000))->>'status', 'FAILED',
           'an error of exactly 10,000 characters is accepted');
 
 -- what is stored is what was returned
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT to_jsonb(r) FROM xorj.scoring_runs r WHERE r.id = (:'a'::jsonb->>'id')::uuid),
           :'a_done'::jsonb - 'scores_inserted', 'the stored COMPLETED row is the one returned');
 SELECT is((SELECT count(*)::int FROM xorj.scoring_runs WHERE status = 'FAILED'), 4,
@@ -125,18 +130,18 @@ SELECT ok((SELECT bool_and(completed_at >= created_at) FROM xorj.scoring_runs WH
           'completed_at never precedes created_at');
 
 -- grants: only the engine creates and moves runs
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT throws_ok('SELECT api.create_scoring_run()', '42501', NULL, 'xorj_api cannot create a scoring run');
 SELECT throws_ok(format('SELECT api.start_scoring_run(%L)', :'p'), '42501', NULL, 'xorj_api cannot start a run');
 SELECT throws_ok(format('SELECT api.complete_scoring_run(%L, ''[]'')', :'p'), '42501', NULL, 'xorj_api cannot complete a run');
 SELECT throws_ok(format('SELECT api.fail_scoring_run(%L, ''x'')', :'p'), '42501', NULL, 'xorj_api cannot fail a run');
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_ok('SELECT api.create_scoring_run()', '42501', NULL, 'xorj_bot cannot create a scoring run');
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT throws_ok('SELECT api.create_scoring_run()', '42501', NULL, 'xorj_readonly cannot create a scoring run');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok('SELECT * FROM xorj.scoring_runs', '42501', NULL, 'the engine has no direct access to the tables');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -6,7 +6,7 @@
 BEGIN;
 SELECT plan(29);
 
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT is_empty('SELECT * FROM api.ranked_traders()', 'no completed run: no rows');
 
 -- run a: created first, completed LAST; run b: created second, completed first.
@@ -31,16 +31,16 @@ SELECT api.complete_scoring_run(:'a', '[
 -- a RUNNING run with scores and a FAILED one with scores, both newer: ignored
 SELECT (api.create_scoring_run()->>'id')::uuid AS c \gset
 SELECT api.start_scoring_run(:'c') \gset ignored_
-RESET ROLE;
+SELECT tests.act_as(NULL);
 INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
 VALUES (:'c', 'So11111111111111111111111111111111111111112', 1000);
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT (api.create_scoring_run()->>'id')::uuid AS d \gset
 SELECT api.start_scoring_run(:'d') \gset ignored_
-RESET ROLE;
+SELECT tests.act_as(NULL);
 INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
 VALUES (:'d', 'So11111111111111111111111111111111111111112', 2000);
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT api.fail_scoring_run(:'d', 'crashed') \gset ignored_
 
 SELECT results_eq(
@@ -98,16 +98,16 @@ SELECT api.complete_scoring_run(:'e', '[]', p_allow_empty => true) \gset ignored
 SELECT is_empty('SELECT * FROM api.ranked_traders()', 'the latest completed run has no traders: no rows');
 
 -- who may read
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT lives_ok('SELECT * FROM api.ranked_traders(10, 0)', 'xorj_bot may call ranked_traders');
 SELECT lives_ok(format('SELECT * FROM api.run_scores(%L)', :'a'), 'xorj_bot may call run_scores');
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT lives_ok('SELECT * FROM api.ranked_traders()', 'xorj_api may call ranked_traders');
 SELECT results_eq(format('SELECT count(*)::int FROM api.run_scores(%L)', :'a'), 'VALUES (5)', 'xorj_api reads run_scores');
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT throws_ok('SELECT * FROM api.ranked_traders()', '42501', NULL, 'xorj_readonly cannot call ranked_traders');
 SELECT throws_ok(format('SELECT * FROM api.run_scores(%L)', :'a'), '42501', NULL, 'xorj_readonly cannot call run_scores');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

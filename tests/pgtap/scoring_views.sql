@@ -11,12 +11,12 @@ SELECT columns_are('api', 'latest_trader_scores',
     ARRAY['rank', 'wallet_address', 'xorj_trust_score', 'metrics', 'run_id', 'completed_at'],
     'api.latest_trader_scores has the columns of api.ranked_traders');
 
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT is_empty('SELECT * FROM api.latest_trader_scores', 'no completed run: no scores');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 -- p PENDING, r RUNNING (with a score), c1 COMPLETED earlier, c2 COMPLETED later, f FAILED
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT (api.create_scoring_run()->>'id')::uuid AS p \gset
 SELECT (api.create_scoring_run()->>'id')::uuid AS r \gset
 SELECT (api.create_scoring_run()->>'id')::uuid AS c1 \gset
@@ -34,11 +34,11 @@ SELECT api.complete_scoring_run(:'c1', '[
     {"wallet_address": "Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB", "xorj_trust_score": 5}
 ]') AS c1_done \gset
 SELECT api.fail_scoring_run(:'f', 'no data') \gset ignored_
-RESET ROLE;
+SELECT tests.act_as(NULL);
 INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
 VALUES (:'r', 'So11111111111111111111111111111111111111112', 999);
 
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT set_eq('SELECT id, status::text FROM api.active_scoring_runs',
     format('VALUES (%L::uuid, ''PENDING''), (%L::uuid, ''RUNNING'')', :'p', :'r'),
     'active_scoring_runs: the PENDING and the RUNNING run, not the COMPLETED or FAILED ones');
@@ -46,10 +46,10 @@ SELECT results_eq('SELECT rank, wallet_address, xorj_trust_score, metrics, run_i
     format($$VALUES (1::bigint, 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 5::numeric, '{}'::jsonb, %L::uuid, %L::timestamptz)$$,
            :'c1', :'c1_done'::jsonb->>'completed_at'),
     'latest_trader_scores: the run completed last (c1), with rank, run and completed_at');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 -- another completion takes over; ties by wallet
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT (api.create_scoring_run()->>'id')::uuid AS c3 \gset
 SELECT api.start_scoring_run(:'c3') \gset ignored_
 SELECT api.complete_scoring_run(:'c3', '[
@@ -57,8 +57,7 @@ SELECT api.complete_scoring_run(:'c3', '[
     {"wallet_address": "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", "xorj_trust_score": 20, "metrics": {"roi": 2}},
     {"wallet_address": "11111111111111111111111111111111", "xorj_trust_score": 10}
 ]') \gset ignored_
-RESET ROLE;
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT results_eq('SELECT rank, wallet_address, xorj_trust_score, metrics FROM api.latest_trader_scores',
     $$VALUES (1::bigint, 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 20::numeric, '{"roi": 2}'::jsonb),
              (2::bigint, '11111111111111111111111111111111', 10::numeric, '{}'::jsonb),
@@ -68,20 +67,20 @@ SELECT is_empty(format('SELECT * FROM api.latest_trader_scores WHERE run_id <> %
     'only the latest run''s scores');
 SELECT set_eq('SELECT id FROM api.active_scoring_runs', format('VALUES (%L::uuid), (%L::uuid)', :'p', :'r'),
     'a completed run leaves active_scoring_runs');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT results_eq('SELECT rank, wallet_address, xorj_trust_score FROM api.latest_trader_scores',
     'SELECT rank, wallet_address, xorj_trust_score FROM api.ranked_traders()',
     'the view agrees with api.ranked_traders');
 
 -- only xorj_readonly reads them
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok('SELECT * FROM api.active_scoring_runs', '42501', NULL, 'xorj_engine cannot read active_scoring_runs');
 SELECT throws_ok('SELECT * FROM api.latest_trader_scores', '42501', NULL, 'xorj_engine cannot read latest_trader_scores');
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT throws_ok('SELECT * FROM api.latest_trader_scores', '42501', NULL, 'xorj_api cannot read latest_trader_scores');
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_ok('SELECT * FROM api.active_scoring_runs', '42501', NULL, 'xorj_bot cannot read active_scoring_runs');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

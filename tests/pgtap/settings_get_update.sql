@@ -12,7 +12,7 @@ SELECT is_definer('api', 'get_user_settings', ARRAY[]::text[], 'api.get_user_set
 SELECT is_definer('api', 'update_user_settings', ARRAY['jsonb', 'bigint'],
                   'api.update_user_settings is SECURITY DEFINER');
 
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT is(tests.get_user_settings('So11111111111111111111111111111111111111112'), NULL::jsonb,
           'a wallet that never saved has no settings (NULL)');
 
@@ -76,14 +76,14 @@ SELECT is((SELECT result FROM r WHERE step = 'same'), (SELECT result FROM r WHER
           'a save of the current values changes nothing: same version, same lastUpdated');
 SELECT is((SELECT result FROM r WHERE step = 'empty'), (SELECT result FROM r WHERE step = 'clear'),
           'an empty patch changes nothing');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT version FROM xorj.user_settings
             WHERE wallet_address = 'So11111111111111111111111111111111111111112'), 4::bigint,
           'the stored version is 4');
 SELECT is((SELECT count(*) FROM xorj.user_settings), 1::bigint, 'one user_settings row for the wallet');
 
 -- A first save with an empty patch stores the defaults.
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 SELECT is(tests.update_user_settings('EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', '{}')
               - ARRAY['lastUpdated', 'createdAt', 'walletAddress'],
           '{"riskProfile": "Balanced", "maxDrawdownLimit": 15, "positionSizePercent": 5,
@@ -96,22 +96,21 @@ SELECT throws_ok($$SELECT tests.get_user_settings('0x1234')$$, 'XJ422',
                  'invalid wallet: is not a Solana address', 'get: a malformed wallet is XJ422');
 SELECT is(tests.error_of($$SELECT tests.update_user_settings('0x1234', '{}')$$) ->> 'column', 'wallet',
           'update: a malformed wallet is XJ422 naming the column wallet');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 -- Grants: neither the bot (it reads settings through api.enabled_bots) nor the engine may
 -- read or write a user's settings.
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_ok($$SELECT tests.get_user_settings('So11111111111111111111111111111111111111112')$$,
                  '42501', NULL, 'xorj_bot may not read settings one wallet at a time');
 SELECT throws_ok($$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112', '{}')$$,
                  '42501', NULL, 'xorj_bot may not update settings');
-RESET ROLE;
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok($$SELECT tests.get_user_settings('So11111111111111111111111111111111111111112')$$,
                  '42501', NULL, 'xorj_engine may not read settings');
 SELECT throws_ok($$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112', '{}')$$,
                  '42501', NULL, 'xorj_engine may not update settings');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT function_privs_are('api', 'update_user_settings', ARRAY['jsonb', 'bigint'], 'public',
     ARRAY[]::text[], 'PUBLIC has no privilege on api.update_user_settings');
 

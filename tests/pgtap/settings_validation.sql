@@ -88,7 +88,7 @@ INSERT INTO cases (patch, field, message, hint) VALUES
 
 SELECT is((SELECT count(*) FROM cases), 33::bigint, '33 refused patches');
 
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 
 -- For a wallet that never saved, then for a saved one.
 SELECT throws_ok(
@@ -106,11 +106,11 @@ SELECT ok(strpos(tests.error_of(format('SELECT tests.update_user_settings(%L, %L
   FROM cases ORDER BY n;
 SELECT throws_ok($$SELECT tests.update_user_settings('So11111111111111111111111111111111111111112', NULL)$$,
     'XJ422', 'invalid patch: must be a JSON object, not missing', 'a NULL patch is XJ422');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT count(*) FROM xorj.user_settings), 0::bigint, 'no refused patch created a row');
 
 -- A saved wallet: a refused patch saves none of its keys, not even the valid ones.
-SET LOCAL ROLE xorj_api;
+SELECT tests.act_as('xorj_api');
 DO $$ BEGIN
     PERFORM tests.update_user_settings('So11111111111111111111111111111111111111112', '{}');
 END $$;
@@ -144,7 +144,7 @@ SELECT is(tests.get_user_settings('So11111111111111111111111111111111111111112')
           '{"riskProfile": "Balanced", "maxDrawdownLimit": 50, "positionSizePercent": 25,
             "stopLossEnabled": true, "takeProfitEnabled": true, "investmentAmount": 1000000}'::jsonb,
           'the upper edges are saved');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -6,16 +6,15 @@ SELECT plan(12);
 SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
 CREATE TEMP TABLE j AS SELECT tests.running_job() AS id;
 GRANT SELECT ON j TO PUBLIC;
-SELECT set_config('xorj.actor', 'bot:test-worker', true);
 
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot', NULL, 'bot:test-worker');
 CREATE TEMP TABLE first AS
     SELECT * FROM api.create_trade((SELECT id FROM j), tests.addr(200), 'job1-order-1',
                                    tests.addr(1), tests.addr(2), 1000000, 990000);
 CREATE TEMP TABLE again AS
     SELECT * FROM api.create_trade((SELECT id FROM j), tests.addr(200), 'job1-order-1',
                                    tests.addr(1), tests.addr(2), 1000000, 990000);
-RESET ROLE;
+SELECT tests.act_as(NULL);
 
 SELECT is((SELECT replay FROM first), false, 'a new trade is not a replay');
 SELECT is((SELECT trade->>'status' FROM first), 'PENDING', 'a new trade is PENDING');
@@ -31,7 +30,7 @@ SELECT results_eq(
     $$VALUES (NULL::text, 'PENDING'::text, 'bot:test-worker'::text)$$,
     'the creation event goes from nothing to PENDING, by the actor of the transaction');
 
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot', NULL, 'bot:test-worker');
 SELECT throws_ok(
     $$SELECT * FROM api.create_trade((SELECT id FROM j), tests.addr(200), 'job1-order-1',
                                      tests.addr(1), tests.addr(2), 2000000, 990000)$$,
@@ -46,7 +45,7 @@ SELECT throws_ok(
                                      tests.addr(1), tests.addr(2), 1000000, 990000)$$,
            tests.running_job()),
     'XJ409', NULL, 'the same key from another job is a conflict');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT count(*) FROM xorj.trades), 1::bigint, 'refused creations save nothing');
 
 SELECT * FROM finish();

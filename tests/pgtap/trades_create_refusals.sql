@@ -7,7 +7,7 @@ SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
 SELECT tests.enabled_vault(tests.addr(101), tests.addr(201), false);
 CREATE TEMP TABLE j AS SELECT tests.running_job() AS id;
 GRANT SELECT ON j TO PUBLIC;
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 
 SELECT throws_ok(format($$SELECT api.create_trade(%L, 'not-an-address', 'k', %L, %L, 1, 1)$$,
                         (SELECT id FROM j), tests.addr(1), tests.addr(2)),
@@ -43,17 +43,17 @@ SELECT throws_like(format($$SELECT api.create_trade(%L, %L, 'k', %L, %L, 1, 1)$$
 SELECT throws_ok(format($$SELECT api.create_trade(%L, %L, 'k', %L, %L, 1, 1)$$,
                         gen_random_uuid(), tests.addr(200), tests.addr(3), tests.addr(4)),
     'XJ404', NULL, 'an unknown job is not found');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 UPDATE xorj.execution_jobs SET status = 'COMPLETED', completed_at = clock_timestamp() WHERE id = (SELECT id FROM j);
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_like(format($$SELECT api.create_trade(%L, %L, 'k2', %L, %L, 1, 1)$$,
                         (SELECT id FROM j), tests.addr(200), tests.addr(3), tests.addr(4)),
     'execution job % is COMPLETED, not RUNNING', 'a finished job creates no trade');
-SET LOCAL ROLE xorj_engine;
+SELECT tests.act_as('xorj_engine');
 SELECT throws_ok(format($$SELECT api.create_trade(%L, %L, 'k3', %L, %L, 1, 1)$$,
                         (SELECT id FROM j), tests.addr(200), tests.addr(3), tests.addr(4)),
     '42501', NULL, 'the engine role cannot create trades');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT is((SELECT count(*) FROM xorj.trades), 1::bigint, 'only the valid trade was saved');
 
 SELECT * FROM finish();

@@ -10,14 +10,13 @@ CREATE TEMP TABLE t AS SELECT
 SELECT api.mark_trade_submitted((SELECT s FROM t), tests.sig(1));
 GRANT SELECT ON t TO PUBLIC;
 
-SET LOCAL ROLE xorj_readonly;
+SELECT tests.act_as('xorj_readonly');
 SELECT results_eq($$SELECT id FROM api.pending_trades$$, $$SELECT p FROM t$$, 'pending_trades lists PENDING trades');
 SELECT results_eq($$SELECT id FROM api.submitted_trades$$, $$SELECT s FROM t$$, 'submitted_trades lists SUBMITTED trades');
 SELECT throws_ok($$SELECT * FROM xorj.trades$$, '42501', NULL, 'xorj_readonly cannot read the table');
-RESET ROLE;
-SET LOCAL ROLE xorj_bot;
+SELECT tests.act_as('xorj_bot');
 SELECT throws_ok($$SELECT * FROM api.pending_trades$$, '42501', NULL, 'the views are not the bot''s');
-RESET ROLE;
+SELECT tests.act_as(NULL);
 SELECT has_view('api', 'submitted_trades', 'api.submitted_trades exists');
 
 SELECT * FROM finish();

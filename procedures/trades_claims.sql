@@ -1,0 +1,125 @@
+-- Trades: sharing the work between bots (see trades.sql for the other files of the noun).
+-- Role xorj_bot.
+--
+-- A claim is a lease: claimed_by and claim_expires_at.
+-- api.claim_trades hands a bot the unfinished trades nobody holds (or whose lease ran
+-- out, or that it already holds): every SUBMITTED trade and the PENDING ones older than
+-- p_pending_older_than, oldest first. FOR UPDATE SKIP LOCKED: two bots claiming at once
+-- never get the same trade. A bot renews its leases while it works and releases them when
+-- it stops; a bot that dies loses them when they expire, and another bot takes over.
+-- p_exclude: ids the caller already works (e.g. its earlier batches of one pass, which
+-- it still holds): never returned, so the caller can page through more than p_limit.
+CREATE OR REPLACE FUNCTION api.claim_trades(
+    p_worker text,
+    p_lease interval,
+    p_pending_older_than interval DEFAULT interval '0',
+    p_limit integer DEFAULT 100,
+    p_exclude uuid[] DEFAULT NULL
+) RETURNS SETOF jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    PERFORM xorj.check_claim(p_worker, p_lease, true);
+    PERFORM xorj.check_recovery_args(p_pending_older_than, p_limit);
+    RETURN QUERY
+    WITH claimable AS (
+        SELECT t.id
+        FROM xorj.trades t
+        WHERE (t.status = 'SUBMITTED'
+               OR (t.status = 'PENDING' AND t.created_at <= clock_timestamp() - p_pending_older_than))
+          AND (t.claimed_by IS NULL OR t.claim_expires_at < clock_timestamp()
+               OR t.claimed_by = p_worker)
+          AND NOT coalesce(t.id = ANY (p_exclude), false)  -- NULL: nothing excluded
+        ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id
+        LIMIT p_limit
+        FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        UPDATE xorj.trades t
+        SET claimed_by = p_worker, claim_expires_at = clock_timestamp() + p_lease
+        FROM claimable c
+        WHERE t.id = c.id
+        RETURNING t.*
+    )
+    SELECT xorj.trade_json(c::xorj.trades) FROM claimed c
+    ORDER BY c.status DESC, coalesce(c.submitted_at, c.created_at), c.id;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.claim_trades(text, interval, interval, integer, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.claim_trades(text, interval, interval, integer, uuid[]) TO xorj_bot;
+
+-- Extend every lease the worker holds on unfinished trades; returns how many.
+CREATE OR REPLACE FUNCTION api.renew_trade_claims(p_worker text, p_lease interval)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    n integer;
+BEGIN
+    PERFORM xorj.check_claim(p_worker, p_lease, true);
+    UPDATE xorj.trades SET claim_expires_at = clock_timestamp() + p_lease
+    WHERE claimed_by = p_worker AND status IN ('PENDING', 'SUBMITTED');
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.renew_trade_claims(text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.renew_trade_claims(text, interval) TO xorj_bot;
+
+-- Give back the worker's leases (all, or the listed trades); returns how many.
+CREATE OR REPLACE FUNCTION api.release_trade_claims(p_worker text, p_trade_ids uuid[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    n integer;
+BEGIN
+    PERFORM xorj.check_worker_id(p_worker);
+    UPDATE xorj.trades SET claimed_by = NULL, claim_expires_at = NULL
+    WHERE claimed_by = p_worker AND status IN ('PENDING', 'SUBMITTED')
+      AND (p_trade_ids IS NULL OR id = ANY (p_trade_ids));
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.release_trade_claims(text, uuid[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.release_trade_claims(text, uuid[]) TO xorj_bot;
+
+-- The unfinished trades (PENDING or SUBMITTED) that a worker other than p_worker holds
+-- with a claim still live at p_now. Read from the partial index trades_unfinished_claim_idx
+-- (claim_expires_at of the unfinished trades only): the cost is that of the live claims,
+-- whatever the size of the trade log. Inlinable (plain SQL, no SET, not SECURITY
+-- DEFINER), so EXPLAIN of it shows the plan api.trades_held_by_others runs.
+CREATE OR REPLACE FUNCTION xorj.trades_held_by_others(p_worker text, p_now timestamptz)
+RETURNS SETOF xorj.trades
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT t.*
+    FROM xorj.trades t
+    WHERE t.status IN ('PENDING', 'SUBMITTED')
+      AND t.claim_expires_at > p_now
+      AND t.claimed_by IS DISTINCT FROM p_worker
+$fn$;
+
+-- How many unfinished trades (PENDING or SUBMITTED) other workers hold with a live claim
+-- (claim_expires_at after now): the trades a recovery pass of p_worker cannot take.
+CREATE OR REPLACE FUNCTION api.trades_held_by_others(p_worker text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+BEGIN
+    PERFORM xorj.check_worker_id(p_worker);
+    RETURN (SELECT count(*) FROM xorj.trades_held_by_others(p_worker, v_now));
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.trades_held_by_others(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.trades_held_by_others(text) TO xorj_bot;

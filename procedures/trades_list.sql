@@ -1,0 +1,105 @@
+-- Trades: reading (see trades.sql for the other files of the noun): what a restarting
+-- bot must resolve (api.trades_to_recover), one trade, listings for operators, and a
+-- trade's audit trail.
+
+-- FR-2.5: what a restarting bot must resolve: every SUBMITTED trade, oldest first, then
+-- PENDING trades created more than p_pending_older_than ago, oldest first.
+CREATE OR REPLACE FUNCTION api.trades_to_recover(
+    p_pending_older_than interval DEFAULT interval '0',
+    p_limit integer DEFAULT 1000
+) RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    PERFORM xorj.check_recovery_args(p_pending_older_than, p_limit);
+    RETURN QUERY
+    SELECT x.j FROM (
+        (SELECT xorj.trade_json(t) AS j, 0 AS part, t.submitted_at AS at, t.id
+         FROM xorj.trades t WHERE t.status = 'SUBMITTED'
+         ORDER BY t.submitted_at, t.id LIMIT p_limit)
+        UNION ALL
+        (SELECT xorj.trade_json(t), 1, t.created_at, t.id
+         FROM xorj.trades t
+         WHERE t.status = 'PENDING' AND t.created_at <= clock_timestamp() - p_pending_older_than
+         ORDER BY t.created_at, t.id LIMIT p_limit)
+    ) x
+    ORDER BY x.part, x.at, x.id
+    LIMIT p_limit;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.trades_to_recover(interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.trades_to_recover(interval, integer) TO xorj_bot;
+
+CREATE OR REPLACE FUNCTION api.get_trade(p_trade_id uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    t xorj.trades;
+BEGIN
+    SELECT * INTO t FROM xorj.trades WHERE id = p_trade_id;
+    IF NOT FOUND THEN
+        PERFORM xorj.raise_not_found('trade', coalesce(p_trade_id::text, 'NULL'));
+    END IF;
+    RETURN xorj.trade_json(t);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.get_trade(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.get_trade(uuid) TO xorj_bot;
+
+-- Trades by status and/or vault, newest first.
+CREATE OR REPLACE FUNCTION api.list_trades(
+    p_status text DEFAULT NULL,
+    p_vault text DEFAULT NULL,
+    p_limit integer DEFAULT 100,
+    p_offset integer DEFAULT 0
+) RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_status xorj.trade_status;
+    v_vault  xorj.solana_address;
+BEGIN
+    IF p_status IS NOT NULL THEN
+        IF p_status <> ALL (enum_range(NULL::xorj.trade_status)::text[]) THEN
+            PERFORM xorj.raise_invalid('status', format('%s is not one of %s', p_status,
+                array_to_string(enum_range(NULL::xorj.trade_status), ', ')));
+        END IF;
+        v_status := p_status::xorj.trade_status;
+    END IF;
+    IF p_vault IS NOT NULL THEN
+        v_vault := xorj.check_address('vault', p_vault);
+    END IF;
+    PERFORM xorj.check_page(p_limit, p_offset, 1000);
+    RETURN QUERY
+    SELECT xorj.trade_json(t) FROM xorj.trades t
+    WHERE (v_status IS NULL OR t.status = v_status)
+      AND (v_vault IS NULL OR t.user_vault_address = v_vault)
+    ORDER BY t.created_at DESC, t.id
+    LIMIT p_limit OFFSET p_offset;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.list_trades(text, text, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.list_trades(text, text, integer, integer) TO xorj_bot;
+
+-- The audit trail of one trade, oldest first.
+CREATE OR REPLACE FUNCTION api.trade_events(p_trade_id uuid) RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM xorj.trades WHERE id = p_trade_id) THEN
+        PERFORM xorj.raise_not_found('trade', coalesce(p_trade_id::text, 'NULL'));
+    END IF;
+    RETURN QUERY
+    SELECT to_jsonb(e) FROM xorj.trade_events e WHERE e.trade_id = p_trade_id ORDER BY e.id;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.trade_events(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.trade_events(uuid) TO xorj_bot;

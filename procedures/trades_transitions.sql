@@ -1,0 +1,223 @@
+-- Trades: the lifecycle moves (see trades.sql for the other files of the noun):
+-- PENDING -> SUBMITTED (api.mark_trade_submitted, with the signature), SUBMITTED ->
+-- CONFIRMED (api.mark_trade_confirmed, with what landed; the realized slippage is
+-- computed here when the caller gives none), PENDING or SUBMITTED -> FAILED
+-- (api.mark_trade_failed). Each locks the trade first; a repeat with the same values
+-- returns it unchanged (changed = false); a move its status does not allow is XJ423.
+
+CREATE OR REPLACE FUNCTION xorj.lock_trade(p_trade_id uuid) RETURNS xorj.trades
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    t xorj.trades;
+BEGIN
+    IF p_trade_id IS NULL THEN
+        PERFORM xorj.raise_invalid('trade_id', 'is required');
+    END IF;
+    SELECT * INTO t FROM xorj.trades WHERE id = p_trade_id FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM xorj.raise_not_found('trade', p_trade_id::text);
+    END IF;
+    RETURN t;
+END
+$fn$;
+
+-- Signature p_signature is recorded for another trade: XJ409 signature_in_use naming it.
+CREATE OR REPLACE FUNCTION xorj.raise_signature_in_use(p_signature text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_other uuid;
+BEGIN
+    SELECT id INTO v_other FROM xorj.trades WHERE transaction_signature = p_signature;
+    PERFORM xorj.raise_conflict('signature_in_use',
+        format('signature %s is already recorded for trade %s', p_signature, v_other),
+        format('conflicting_trade_id=%s', v_other),
+        'Each transaction belongs to one trade.',
+        jsonb_build_object('conflicting_trade_id', v_other, 'transaction_signature', p_signature));
+END
+$fn$;
+
+-- FR-2.3: PENDING -> SUBMITTED with the signature and, from the execution bot, the last
+-- block height at which that transaction can land (recorded before the broadcast).
+-- Returns (changed, trade); repeating it with the same values returns it unchanged.
+-- p_worker: the bot that signed it; the trade must still be claimed by that bot, else
+-- XJ409 claim_lost (another bot took it over: this one must not broadcast).
+CREATE OR REPLACE FUNCTION api.mark_trade_submitted(p_trade_id uuid, p_signature text,
+                                                    p_last_valid_block_height bigint DEFAULT NULL,
+                                                    p_worker text DEFAULT NULL)
+RETURNS TABLE (changed boolean, trade jsonb)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    t xorj.trades := xorj.lock_trade(p_trade_id);
+BEGIN
+    PERFORM xorj.check_signature('transaction_signature', p_signature);
+    IF p_last_valid_block_height IS NOT NULL AND p_last_valid_block_height < 0 THEN
+        PERFORM xorj.raise_invalid('last_valid_block_height', 'must be 0 or more');
+    END IF;
+    IF t.status = 'SUBMITTED' AND t.transaction_signature = p_signature
+       AND t.last_valid_block_height IS NOT DISTINCT FROM p_last_valid_block_height THEN
+        RETURN QUERY SELECT false, xorj.trade_json(t);
+        RETURN;
+    END IF;
+    IF p_worker IS NOT NULL AND t.claimed_by IS DISTINCT FROM p_worker THEN
+        PERFORM xorj.raise_conflict('claim_lost',
+            format('trade %s is not claimed by %s', t.id, p_worker),
+            format('claimed_by=%s', coalesce(t.claimed_by, 'nobody')),
+            'Another bot took the trade over: do not broadcast it.',
+            jsonb_build_object('trade_id', t.id, 'claimed_by', t.claimed_by, 'worker_id', p_worker));
+    END IF;
+    IF t.status <> 'PENDING' THEN
+        PERFORM xorj.raise_state('trades',
+            format('trade %s is %s: it cannot be marked SUBMITTED%s', t.id, t.status,
+                   CASE WHEN t.transaction_signature IS NOT NULL
+                        THEN ' with another signature' ELSE '' END),
+            format('current status %s, signature %s', t.status, coalesce(t.transaction_signature, 'none')),
+            p_facts => jsonb_build_object('id', t.id, 'from', t.status, 'to', 'SUBMITTED'));
+    END IF;
+    IF EXISTS (SELECT 1 FROM xorj.trades WHERE transaction_signature = p_signature) THEN
+        PERFORM xorj.raise_signature_in_use(p_signature);
+    END IF;
+    BEGIN
+        UPDATE xorj.trades
+        SET status = 'SUBMITTED', transaction_signature = p_signature,
+            last_valid_block_height = p_last_valid_block_height
+        WHERE id = t.id RETURNING * INTO t;
+    EXCEPTION WHEN unique_violation THEN  -- recorded meanwhile for another trade
+        PERFORM xorj.raise_signature_in_use(p_signature);
+    END;
+    RETURN QUERY SELECT true, xorj.trade_json(t);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.mark_trade_submitted(uuid, text, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.mark_trade_submitted(uuid, text, bigint, text) TO xorj_bot;
+
+-- The realized slippage of a fill, in percent: (expected - actual) * 100 / expected,
+-- rounded half-even to 4 decimal places (as the execution bot has always recorded it:
+-- Decimal.quantize(Decimal("0.0001"), ROUND_HALF_EVEN)), exact (xorj.div_half_even);
+-- never clamped: negative when the fill beats the quote. NULL when expected is 0.
+CREATE OR REPLACE FUNCTION xorj.slippage_percent(p_expected numeric, p_actual numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog
+AS $fn$
+    SELECT CASE WHEN p_expected <> 0
+                THEN xorj.div_half_even((p_expected - p_actual) * 100, p_expected, 4) END
+$fn$;
+
+-- FR-2.4: SUBMITTED -> CONFIRMED with what landed on chain. The slippage given is stored
+-- as given (at most 100, no lower bound); when none is given (NULL) the database computes
+-- it from the trade's expected_amount_out (xorj.slippage_percent).
+CREATE OR REPLACE FUNCTION api.mark_trade_confirmed(
+    p_trade_id uuid,
+    p_actual_amount_out numeric,
+    p_slippage_realized numeric DEFAULT NULL,
+    p_gas_fee numeric DEFAULT NULL
+) RETURNS TABLE (changed boolean, trade jsonb)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    t          xorj.trades := xorj.lock_trade(p_trade_id);
+    v_actual   xorj.u64 := xorj.check_u64('actual_amount_out', p_actual_amount_out);
+    v_gas      xorj.u64;
+    v_slippage numeric := p_slippage_realized;
+BEGIN
+    IF p_gas_fee IS NOT NULL THEN
+        v_gas := xorj.check_u64('gas_fee', p_gas_fee);
+    END IF;
+    IF p_slippage_realized IS NOT NULL
+       AND (p_slippage_realized = 'NaN'::numeric OR p_slippage_realized > 100) THEN
+        -- No lower bound: a fill better than twice the quote is a (rare) slippage below
+        -- -100 %; more than 100 % would be a fill of less than nothing.
+        PERFORM xorj.raise_invalid('slippage_realized', 'must be a percentage of at most 100',
+            'Slippage is (expected - actual) / expected x 100: at most 100, negative when the fill beats the quote.');
+    END IF;
+    IF v_slippage IS NULL THEN
+        v_slippage := xorj.slippage_percent(t.expected_amount_out, v_actual);
+    END IF;
+    IF t.status = 'CONFIRMED'
+       AND (t.actual_amount_out, t.slippage_realized, t.gas_fee)
+           IS NOT DISTINCT FROM (v_actual, v_slippage, v_gas) THEN
+        RETURN QUERY SELECT false, xorj.trade_json(t);
+        RETURN;
+    END IF;
+    IF t.status <> 'SUBMITTED' THEN
+        PERFORM xorj.raise_state('trades',
+            format('trade %s is %s: only a SUBMITTED trade can be confirmed%s', t.id, t.status,
+                   CASE WHEN t.status = 'CONFIRMED' THEN ' (it was confirmed with other values)' ELSE '' END),
+            format('current status %s', t.status),
+            p_facts => jsonb_build_object('id', t.id, 'from', t.status, 'to', 'CONFIRMED'));
+    END IF;
+    UPDATE xorj.trades
+    SET status = 'CONFIRMED', actual_amount_out = v_actual,
+        slippage_realized = v_slippage, gas_fee = v_gas,
+        claimed_by = NULL, claim_expires_at = NULL
+    WHERE id = t.id RETURNING * INTO t;
+    RETURN QUERY SELECT true, xorj.trade_json(t);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.mark_trade_confirmed(uuid, numeric, numeric, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.mark_trade_confirmed(uuid, numeric, numeric, numeric) TO xorj_bot;
+
+-- PENDING or SUBMITTED -> FAILED with the reason (and the fee, when one was paid).
+-- p_expected_status 'PENDING' fails the trade only if it is still PENDING: a recovering
+-- bot abandons a trade it believes was never broadcast, and must not fail one that
+-- another bot has meanwhile recorded as SUBMITTED (it may land).
+CREATE OR REPLACE FUNCTION api.mark_trade_failed(
+    p_trade_id uuid,
+    p_error_message text,
+    p_gas_fee numeric DEFAULT NULL,
+    p_expected_status text DEFAULT NULL
+) RETURNS TABLE (changed boolean, trade jsonb)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    t     xorj.trades := xorj.lock_trade(p_trade_id);
+    v_gas xorj.u64;
+BEGIN
+    PERFORM xorj.check_text('error_message', p_error_message, 10000, NULL,
+                            'must be 1 to 10000 characters');
+    IF p_gas_fee IS NOT NULL THEN
+        v_gas := xorj.check_u64('gas_fee', p_gas_fee);
+    END IF;
+    IF t.status = 'FAILED' AND t.error_message = p_error_message
+       AND t.gas_fee IS NOT DISTINCT FROM v_gas THEN
+        RETURN QUERY SELECT false, xorj.trade_json(t);
+        RETURN;
+    END IF;
+    IF p_expected_status IS NOT NULL AND p_expected_status NOT IN ('PENDING', 'SUBMITTED') THEN
+        PERFORM xorj.raise_invalid('expected_status', 'must be PENDING or SUBMITTED');
+    END IF;
+    IF t.status NOT IN ('PENDING', 'SUBMITTED') THEN
+        PERFORM xorj.raise_state('trades',
+            format('trade %s is %s: it cannot be marked FAILED', t.id, t.status),
+            format('current status %s', t.status),
+            p_facts => jsonb_build_object('id', t.id, 'from', t.status, 'to', 'FAILED'));
+    END IF;
+    IF p_expected_status IS NOT NULL AND t.status::text <> p_expected_status THEN
+        PERFORM xorj.raise_state('trades',
+            format('trade %s is %s, not %s: it was not marked FAILED', t.id, t.status, p_expected_status),
+            format('current status %s', t.status),
+            'It moved on meanwhile; resolve it from its current status.',
+            jsonb_build_object('id', t.id, 'from', t.status, 'to', 'FAILED',
+                               'expected_status', p_expected_status));
+    END IF;
+    UPDATE xorj.trades
+    SET status = 'FAILED', error_message = p_error_message, gas_fee = v_gas,
+        claimed_by = NULL, claim_expires_at = NULL
+    WHERE id = t.id RETURNING * INTO t;
+    RETURN QUERY SELECT true, xorj.trade_json(t);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.mark_trade_failed(uuid, text, numeric, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.mark_trade_failed(uuid, text, numeric, text) TO xorj_bot;

@@ -1,0 +1,117 @@
+-- api.trades_held_by_others(worker): how many unfinished trades (PENDING or SUBMITTED)
+-- another worker holds with a claim that has not expired: what the bot computed itself
+-- over api.trades_to_recover(interval '0', 10000) (claimed_by IS DISTINCT FROM the
+-- worker and claim_expires_at after now). Its own claims, expired claims, unclaimed and
+-- finished trades do not count; the worker id is checked (XJ422 on worker_id); the count
+-- reads the partial index of unfinished trades, so its cost does not grow with the
+-- trade log; only xorj_bot may call it.
+BEGIN;
+SELECT plan(17);
+
+SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
+SELECT tests.running_job() AS j \gset
+
+-- A trade of pair p_pair, claimed by p_worker (NULL: unclaimed) for 30 seconds; its id.
+CREATE FUNCTION pg_temp.trade(p_job uuid, p_key text, p_pair integer, p_worker text)
+RETURNS uuid LANGUAGE sql AS $fn$
+    SELECT (trade ->> 'id')::uuid
+    FROM api.create_trade(p_job, tests.addr(200), p_key, tests.addr(2 * p_pair), tests.addr(2 * p_pair + 1),
+                          1000, 990, p_worker, CASE WHEN p_worker IS NOT NULL THEN interval '30 seconds' END)
+$fn$;
+
+-- What the bot computed before this function existed.
+CREATE FUNCTION pg_temp.bot_formula(p_worker text) RETURNS bigint
+LANGUAGE sql AS $fn$
+    SELECT count(*) FROM api.trades_to_recover(interval '0', 10000) t
+    WHERE t->>'claimed_by' IS DISTINCT FROM p_worker
+      AND (t->>'claim_expires_at')::timestamptz > clock_timestamp()
+$fn$;
+
+SELECT tests.act_as('xorj_bot', NULL, 'bot:tester');
+-- a: PENDING, held by bot-b; b: SUBMITTED, bot-b; c: PENDING, bot-a; d: PENDING, bot-c,
+-- whose claim expires (moved into the past below); e: PENDING, nobody's; f: FAILED.
+SELECT pg_temp.trade(:'j', 'a', 1, 'bot-b') AS a \gset
+SELECT pg_temp.trade(:'j', 'b', 2, 'bot-b') AS b \gset
+SELECT api.mark_trade_submitted(:'b', tests.sig(2), 100, 'bot-b') \gset ignored_
+SELECT pg_temp.trade(:'j', 'c', 3, 'bot-a') AS c \gset
+SELECT pg_temp.trade(:'j', 'd', 4, 'bot-c') AS d \gset
+SELECT pg_temp.trade(:'j', 'e', 5, NULL) AS e \gset
+SELECT pg_temp.trade(:'j', 'f', 6, 'bot-b') AS f \gset
+SELECT api.mark_trade_failed(:'f', 'never broadcast') \gset ignored_
+SELECT tests.backdate('trades', ARRAY[:'d']::uuid[], interval '1 minute', ARRAY['claim_expires_at']);
+-- a finished trade that still names a live claim (only direct SQL past the guard can do it)
+SELECT tests.act_as(NULL);
+SET LOCAL session_replication_role = replica;
+UPDATE xorj.trades SET claimed_by = 'bot-b', claim_expires_at = clock_timestamp() + interval '1 minute'
+WHERE id = :'f';
+SET LOCAL session_replication_role = origin;
+SELECT tests.act_as('xorj_bot', NULL, 'bot:tester');
+
+SELECT is(api.trades_held_by_others('bot-a'), 2::bigint,
+          'bot-a: the PENDING and the SUBMITTED trade bot-b holds');
+SELECT is(api.trades_held_by_others('bot-b'), 1::bigint, 'bot-b: the trade bot-a holds');
+SELECT is(api.trades_held_by_others('bot-c'), 3::bigint,
+          'bot-c: the three live claims of the others (its own claim has expired)');
+SELECT is(api.trades_held_by_others('bot-new'), 3::bigint,
+          'a worker holding nothing: every live claim; expired, unclaimed and finished trades do not count');
+SELECT is(api.trades_held_by_others('bot-a'), pg_temp.bot_formula('bot-a'),
+          'the same count as the bot''s own query over trades_to_recover (bot-a)');
+SELECT is(api.trades_held_by_others('bot-c'), pg_temp.bot_formula('bot-c'),
+          'the same count as the bot''s own query over trades_to_recover (bot-c)');
+SELECT is(api.trades_held_by_others('bot-new'), pg_temp.bot_formula('bot-new'),
+          'the same count as the bot''s own query over trades_to_recover (another worker)');
+SELECT is(api.release_trade_claims('bot-b'), 2, 'bot-b releases its two claims');
+SELECT is(api.trades_held_by_others('bot-a'), 0::bigint, 'a released claim is not held any more');
+
+-- the worker id
+SELECT is(tests.error_fields('SELECT api.trades_held_by_others(NULL)', 'sqlstate', 'column'),
+          '{"sqlstate": "XJ422", "column": "worker_id"}'::jsonb, 'a NULL worker id is XJ422 on worker_id');
+SELECT is(tests.error_of('SELECT api.trades_held_by_others(''  '')') ->> 'column', 'worker_id',
+          'a blank worker id is invalid');
+SELECT is(tests.error_of(format('SELECT api.trades_held_by_others(%L)', repeat('w', 201))) ->> 'column', 'worker_id',
+          'a worker id of 201 characters is invalid');
+
+-- the plan: the partial index of unfinished trades, with 5,000 finished trades around
+SELECT tests.act_as(NULL);
+SELECT tests.disable_rule_triggers();
+INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, status, from_token_address,
+                         to_token_address, amount_in, expected_amount_out, transaction_signature,
+                         submitted_at, actual_amount_out, completed_at)
+SELECT :'j', tests.addr(200), 'old-' || g, 'CONFIRMED', tests.addr(1), tests.addr(2), 1000, 990,
+       tests.sig(100000 + g), clock_timestamp(), 990, clock_timestamp()
+FROM generate_series(1, 5000) g;
+ANALYZE xorj.trades;
+
+-- EXPLAIN (COSTS OFF) of a query, as one text.
+CREATE FUNCTION pg_temp.plan_of(p_sql text) RETURNS text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_line text;
+    v_plan text := '';
+BEGIN
+    FOR v_line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || p_sql LOOP
+        v_plan := v_plan || v_line || E'\n';
+    END LOOP;
+    RETURN v_plan;
+END
+$fn$;
+
+SELECT pg_temp.plan_of($$SELECT count(*) FROM xorj.trades_held_by_others('bot-a', now())$$) AS p \gset
+SELECT matches(:'p'::text, 'Index (Only )?Scan using trades_unfinished_claim_idx', 'reads trades_unfinished_claim_idx');
+SELECT doesnt_match(:'p'::text, 'Seq Scan', 'no sequential scan of the trade log');
+PREPARE held(text, timestamptz) AS SELECT count(*) FROM xorj.trades_held_by_others($1, $2);
+SET LOCAL plan_cache_mode = force_generic_plan;
+SELECT pg_temp.plan_of($$EXECUTE held('bot-a', now())$$) AS g \gset
+SELECT matches(:'g'::text, 'Index (Only )?Scan using trades_unfinished_claim_idx',
+               'the generic plan (the api function''s) reads trades_unfinished_claim_idx too');
+RESET plan_cache_mode;
+
+-- only the bot
+SELECT tests.act_as('xorj_api', tests.addr(100));
+SELECT throws_ok($$SELECT api.trades_held_by_others('w')$$, '42501', NULL, 'xorj_api may not call it');
+SELECT tests.act_as('xorj_engine');
+SELECT throws_ok($$SELECT api.trades_held_by_others('w')$$, '42501', NULL, 'xorj_engine may not call it');
+SELECT tests.act_as(NULL);
+
+SELECT * FROM finish();
+ROLLBACK;
