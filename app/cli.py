@@ -12,10 +12,18 @@ from contextlib import ExitStack
 import psycopg
 
 from app import devdb, migrate
-from app.config import APP_LOGIN, ConfigError, database_urls, load_env_files, yoyo_url
-from app.db import PrivilegedLogin
+from app.config import (
+    APP_LOGIN,
+    ConfigError,
+    configured,
+    database_urls,
+    load_env_files,
+    use_private,
+    yoyo_url,
+)
+from app.dbapi.core import PrivilegedLogin, one_line
+from app.dbapi.sync import Stopped, SyncDatabase
 from app.metrics import MULTIPROC_ENV
-from app.workers.dbsync import BotDb, Stopped, one_line
 
 
 class CliError(Exception):
@@ -134,7 +142,7 @@ def check_app_login(url: str) -> None:
     """Refuse (PrivilegedLogin) a login that is a superuser or owns the tables; a database
     that cannot be reached now is not an error (the process waits for it)."""
     try:
-        BotDb(url, "serve:check", role="xorj_readonly").close()  # checks the login
+        SyncDatabase(url, "serve:check", role="xorj_readonly").close()  # checks the login
     except psycopg.OperationalError:
         return
 
@@ -193,10 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def use_private_cluster_when_none_configured() -> None:
+    """With no database named, the project's own cluster, when it runs, becomes the
+    database of this process and its children (app.config.use_private)."""
+    if configured():
+        return
+    cluster = devdb.locate()
+    if devdb.is_running(cluster):
+        use_private(cluster.url(APP_LOGIN), cluster.url())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     load_env_files()  # .env.local and .env of the current directory; the environment wins
     args = build_parser().parse_args(argv)
     try:
+        if args.command != "dev-db":
+            use_private_cluster_when_none_configured()
         return args.func(args)
     except (CliError, ConfigError, devdb.DevDbError, PrivilegedLogin) as exc:
         print(f"xorj: {exc}", file=sys.stderr)

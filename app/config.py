@@ -13,7 +13,9 @@ Which database each process uses:
 * a direct URL of the application login, not through a transaction pooler, where LISTEN
   works: DATABASE_DIRECT_URL (optional; without it the bot polls for bot state changes).
 
-When none is set, the project's own cluster (app.devdb) gives all three.
+When none is set, `xorj` uses the project's own cluster: the command line (app/cli.py)
+puts its three URLs into the environment before anything reads them (`use_private`), so
+every process, uvicorn's workers included, decides from the environment alone.
 
 A `.env` file, and the seed's `.env.local` (which wins over `.env`), in the current
 directory are read at start by `xorj` (python-dotenv); a variable already in the
@@ -158,32 +160,39 @@ class DatabaseUrls:
     app: str  # the application login (may be a transaction pooler)
     migrations: str  # the owner
     direct: str | None  # the application login, direct (LISTEN); None: poll instead
-    private: bool  # the project's own cluster
+
+
+def configured(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment names a database."""
+    env = os.environ if env is None else env
+    names = ("DATABASE_URL", "MIGRATION_DATABASE_URL", *SEED_VARIABLES)
+    return any(env.get(name, "").strip() for name in names)
+
+
+def use_private(app: str, migrations: str) -> None:
+    """Name the project's own cluster in this process's environment (and so its
+    children's): the application login's URL, direct, and the owner's for migrations."""
+    os.environ["DATABASE_URL"] = app
+    os.environ["DATABASE_DIRECT_URL"] = app
+    os.environ["MIGRATION_DATABASE_URL"] = migrations
 
 
 def database_urls(env: Mapping[str, str] | None = None) -> DatabaseUrls:
-    """The three URLs (see the module's doc); ConfigError when none is configured and the
-    project's own cluster is not running."""
+    """The three URLs (see the module's doc); ConfigError when none is configured."""
     env = os.environ if env is None else env
     app = external_database_url(env)
     migrations = migration_database_url(env)
-    if app is not None or migrations is not None:
-        if app is None:
+    if app is None:
+        if migrations is not None:
             raise ConfigError(
                 "MIGRATION_DATABASE_URL is set but not DATABASE_URL: the processes need the "
                 f"application login's URL ({APP_LOGIN}) in DATABASE_URL"
             )
-        return DatabaseUrls(app, migrations or app, direct_database_url(env), False)
-    from app import devdb  # only when nothing is configured
-
-    cluster = devdb.locate()
-    if not devdb.is_running(cluster):
         raise ConfigError(
             "no database: DATABASE_URL is not set and the project's own PostgreSQL is not "
             "running; start it with `xorj dev-db start` (or `make db`)"
         )
-    app = cluster.url(APP_LOGIN)
-    return DatabaseUrls(app, cluster.url(), app, True)
+    return DatabaseUrls(app, migrations or app, direct_database_url(env))
 
 
 def url_from_params(params: Mapping[str, object]) -> str:

@@ -12,13 +12,15 @@ from typing import Any
 
 import psycopg
 
+from app.dbapi.core import CONFLICT, INVALID, NOT_FOUND, REFUSED, STALE, facts
+
 # Exact SQLSTATEs first, then classes (the first two characters).
 SQLSTATE_STATUS: dict[str, int] = {
-    "XJ422": 422,  # invalid input
-    "XJ404": 404,  # not found
-    "XJ409": 409,  # conflict
-    "XJ412": 412,  # stale version
-    "XJ423": 409,  # refused state change
+    INVALID: 422,  # invalid input
+    NOT_FOUND: 404,  # not found
+    CONFLICT: 409,  # conflict
+    STALE: 412,  # stale version
+    REFUSED: 409,  # refused state change
     "23505": 409,  # unique_violation
     "23503": 409,  # foreign_key_violation
     "23514": 422,  # check_violation
@@ -70,6 +72,7 @@ class ApiError(Exception):
         rule: str | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        facts: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -81,6 +84,8 @@ class ApiError(Exception):
         self.rule = rule
         self.headers = headers or {}
         self.extra = extra or {}
+        # The database's machine-readable facts of the refusal (not sent as such).
+        self.facts = facts or {}
 
     def body(self, request_id: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -121,12 +126,14 @@ def from_database(exc: psycopg.Error) -> ApiError:
             hint="Retry after the number of seconds in Retry-After.",
             headers={"Retry-After": "1"},
         )
+    found = facts(exc)
     return ApiError(
         status,
         sqlstate or "error",
         diag.message_primary or str(exc),
-        detail=diag.message_detail,
+        detail=found.get("text"),
         hint=diag.message_hint,
         field=diag.column_name,
         rule=diag.constraint_name,
+        facts=found,
     )

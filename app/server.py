@@ -40,7 +40,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import config as app_config
 from app.auth import INVALID_TOKEN, MISSING_HEADER, AuthConfig, InvalidToken, auth_config, verify
-from app.db import Database
+from app.dbapi.aio import Database
 from app.errors import ApiError
 from app.metrics import Metrics
 from app.routes.common import request_id
@@ -203,7 +203,11 @@ def create_app(
     pool_size: int | None = None,
 ) -> Litestar:
     from app.migrate import expected_version
-    from app.routes import internal, ops, user
+    from app.routes import ops
+    from app.routes.jobs import ExecutionJobController
+    from app.routes.scoring import ScoringController
+    from app.routes.trades import TradeController
+    from app.routes.user import UserController
 
     auth = auth or auth_config()  # refuses to start without a key
     url = database_url or app_config.database_urls().app
@@ -230,7 +234,13 @@ def create_app(
             await database.close()
 
     application = Litestar(
-        route_handlers=[*ops.handlers, *user.handlers, *internal.handlers],
+        route_handlers=[
+            *ops.handlers,
+            UserController,
+            ScoringController,
+            ExecutionJobController,
+            TradeController,
+        ],
         middleware=[DefineMiddleware(JWTMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers={
             ApiError: handle_api_error,

@@ -56,6 +56,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from app import base58
 from app.chain.base import (
     Blockhash,
     ChainError,
@@ -65,7 +66,6 @@ from app.chain.base import (
     SignedTransaction,
 )
 
-BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 START_HEIGHT = 1_000
 FEE_LAMPORTS = 5_000
 FAILED_ERR = "InstructionError: slippage"
@@ -79,17 +79,6 @@ DROPPED = "dropped"
 EXPIRED = "expired"
 
 
-def b58encode(data: bytes) -> str:
-    """Bitcoin/Solana base58 (leading zero bytes become '1')."""
-    n = int.from_bytes(data, "big")
-    digits: list[str] = []
-    while n:
-        n, r = divmod(n, 58)
-        digits.append(BASE58_ALPHABET[r])
-    zeros = len(data) - len(data.lstrip(b"\0"))
-    return "1" * zeros + "".join(reversed(digits))
-
-
 def sim_signature(trade_id: str, blockhash: str) -> str:
     """The simulated signature of a trade's transaction with a blockhash: 64 bytes with the
     top bit set (so always 88 base58 characters), deterministic."""
@@ -97,7 +86,7 @@ def sim_signature(trade_id: str, blockhash: str) -> str:
         hashlib.sha512(f"xorj-sim-signature\0{trade_id}\0{blockhash}".encode()).digest()
     )
     digest[0] |= 0x80
-    return b58encode(bytes(digest))
+    return base58.encode(bytes(digest))
 
 
 def _fresh_state(seed: int) -> dict[str, Any]:
@@ -232,7 +221,7 @@ class SimulatedChain:
         return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
 
     def _blockhash_at(self, height: int) -> str:
-        return b58encode(
+        return base58.encode(
             hashlib.sha256(f"xorj-sim-blockhash\0{self.seed}\0{height}".encode()).digest()
         )
 

@@ -1,0 +1,167 @@
+"""The trades of the Trade Execution Bot (procedures/trades*.sql); role xorj_bot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from app.dbapi.core import COLUMN, ROW, Call, api, typed
+
+
+def _uuids(ids: Sequence[UUID | str] | None) -> Any:
+    return None if ids is None else typed([str(i) for i in ids], "uuid[]")
+
+
+def create(
+    job_id: UUID | str,
+    vault: str,
+    client_order_id: str,
+    from_token: str,
+    to_token: str,
+    amount_in: Any,
+    expected_amount_out: Any,
+    worker: str | None = None,
+    lease: timedelta | None = None,
+) -> Call:
+    """A trade, PENDING (claimed by `worker` for `lease` when given): (replay, trade)."""
+    return api(
+        "create_trade",
+        "replay, trade",
+        ROW,
+        job_id=job_id,
+        vault=vault,
+        client_order_id=client_order_id,
+        from_token=from_token,
+        to_token=to_token,
+        amount_in=typed(amount_in, "numeric"),
+        expected_amount_out=typed(expected_amount_out, "numeric"),
+        worker=worker,
+        lease=lease,
+    )
+
+
+def mark_submitted(
+    trade_id: UUID | str,
+    signature: str,
+    last_valid_block_height: int | None = None,
+    worker: str | None = None,
+) -> Call:
+    """PENDING -> SUBMITTED, recording the signature: (changed, trade)."""
+    return api(
+        "mark_trade_submitted",
+        "changed, trade",
+        ROW,
+        trade_id=trade_id,
+        signature=signature,
+        last_valid_block_height=typed(last_valid_block_height, "bigint"),
+        worker=worker,
+    )
+
+
+def mark_confirmed(
+    trade_id: UUID | str,
+    actual_amount_out: Any,
+    slippage_realized: Any = None,
+    gas_fee: Any = None,
+) -> Call:
+    """SUBMITTED -> CONFIRMED (the slippage computed by the database from the expected
+    amount when not given): (changed, trade)."""
+    return api(
+        "mark_trade_confirmed",
+        "changed, trade",
+        ROW,
+        trade_id=trade_id,
+        actual_amount_out=typed(actual_amount_out, "numeric"),
+        slippage_realized=typed(slippage_realized, "numeric"),
+        gas_fee=typed(gas_fee, "numeric"),
+    )
+
+
+def mark_failed(
+    trade_id: UUID | str,
+    error_message: str,
+    gas_fee: Any = None,
+    expected_status: str | None = None,
+) -> Call:
+    """PENDING or SUBMITTED -> FAILED (only from `expected_status` when given):
+    (changed, trade)."""
+    return api(
+        "mark_trade_failed",
+        "changed, trade",
+        ROW,
+        trade_id=trade_id,
+        error_message=error_message,
+        gas_fee=typed(gas_fee, "numeric"),
+        expected_status=expected_status,
+    )
+
+
+def get(trade_id: UUID | str) -> Call:
+    """One trade as JSON."""
+    return api("get_trade", trade_id=trade_id)
+
+
+def events(trade_id: UUID | str) -> Call:
+    """A trade's audit trail: the list of its events as JSON."""
+    return api("trade_events", shape=COLUMN, trade_id=trade_id)
+
+
+def listing(
+    status: str | None = None, vault: str | None = None, limit: int = 100, offset: int = 0
+) -> Call:
+    """Trades, newest first: the list as JSON."""
+    return api(
+        "list_trades",
+        shape=COLUMN,
+        status=status,
+        vault=vault,
+        limit=typed(limit, "integer"),
+        offset=typed(offset, "integer"),
+    )
+
+
+def to_recover(pending_older_than: timedelta = timedelta(0), limit: int = 1000) -> Call:
+    """Unfinished trades to resolve, SUBMITTED first: the list as JSON."""
+    return api(
+        "trades_to_recover",
+        shape=COLUMN,
+        pending_older_than=pending_older_than,
+        limit=typed(limit, "integer"),
+    )
+
+
+def claim(
+    worker: str,
+    lease: timedelta,
+    pending_older_than: timedelta = timedelta(0),
+    limit: int = 100,
+    exclude: Sequence[UUID | str] | None = None,
+) -> Call:
+    """Unfinished trades nobody holds (and `worker`'s own), now claimed by `worker`: the
+    list as JSON."""
+    return api(
+        "claim_trades",
+        shape=COLUMN,
+        worker=worker,
+        lease=lease,
+        pending_older_than=pending_older_than,
+        limit=typed(limit, "integer"),
+        exclude=_uuids(exclude),
+    )
+
+
+def renew_claims(worker: str, lease: timedelta) -> Call:
+    """How many claims of `worker` were renewed for another `lease`."""
+    return api("renew_trade_claims", worker=worker, lease=lease)
+
+
+def release_claims(worker: str, trade_ids: Sequence[UUID | str] | None = None) -> Call:
+    """How many claims of `worker` were given back (all of them without `trade_ids`)."""
+    return api("release_trade_claims", worker=worker, trade_ids=_uuids(trade_ids))
+
+
+def held_by_others(worker: str) -> Call:
+    """How many unfinished trades other workers hold with a live claim."""
+    return api("trades_held_by_others", worker=worker)
