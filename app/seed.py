@@ -1,5 +1,5 @@
 """Sample data of the original system (`--sample-data`), loaded through the api functions
-exactly as the API, the engine and the bot would call them (app.workers.dbsync.BotDb: each
+exactly as the API, the engine and the bot would call them (app/dbapi/sync.py: each
 call in its own transaction as the role that owns it), so every rule applies. Nothing is
 read or written outside the api functions.
 
@@ -18,9 +18,9 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from psycopg.types.json import Jsonb
-
-from app.workers.dbsync import BotDb
+from app import base58
+from app.dbapi import batches, bots, jobs, scoring, settings
+from app.dbapi.sync import SyncDatabase
 from app.workers.planner import TARGETS, USDC
 
 # Two users: one whose bot is enabled for a vault, one whose bot is disabled.
@@ -83,32 +83,32 @@ def load_sample_data(url: str) -> SeedReport:
     report = SeedReport()
     with ExitStack() as stack:
         # Each user acts for its own wallet: the claims of a token of that wallet.
-        user = BotDb(url, SAMPLE_ACTOR, role="xorj_api")
+        user = SyncDatabase(url, SAMPLE_ACTOR, role="xorj_api")
         stack.callback(user.close)
         active, stopped = user_claims(ACTIVE_WALLET), user_claims(STOPPED_WALLET)
-        user.value("SELECT api.enable_bot(%s)", (ACTIVE_VAULT,), active)
-        user.value("SELECT api.enable_bot(%s)", (STOPPED_VAULT,), stopped)
-        user.value("SELECT api.disable_bot()", (), stopped)
+        user.run(bots.enable(ACTIVE_VAULT), active)
+        user.run(bots.enable(STOPPED_VAULT), stopped)
+        user.run(bots.disable(), stopped)
         report.lines.append(f"bot states: {ACTIVE_WALLET} enabled, {STOPPED_WALLET} disabled")
 
         for wallet, patch in SETTINGS.items():
             claims = user_claims(wallet)
-            if user.value("SELECT api.get_user_settings()", (), claims) is None:
-                user.value("SELECT api.update_user_settings(%s)", (Jsonb(patch),), claims)
+            if user.run(settings.get(), claims) is None:
+                user.run(settings.update(patch), claims)
         report.lines.append(f"user settings: {len(SETTINGS)} wallets")
 
-        ranked = user.value(
-            "SELECT count(*) FROM api.ranked_traders(%s::integer, 0) WHERE wallet_address = %s",
-            (len(TRADERS), TRADERS[0]["wallet_address"]),
+        ranked = any(
+            row[1] == TRADERS[0]["wallet_address"]
+            for row in user.run(scoring.ranked_traders(len(TRADERS), 0))
         )
         if ranked:
             report.lines.append("scoring run: the sample run is already there (the latest one)")
             return report
-        engine = BotDb(url, SAMPLE_ACTOR, role="xorj_engine")
+        engine = SyncDatabase(url, SAMPLE_ACTOR, role="xorj_engine")
         stack.callback(engine.close)
-        run = engine.value("SELECT api.create_scoring_run()")
-        engine.value("SELECT api.start_scoring_run(%s)", (run["id"],))
-        engine.value("SELECT api.complete_scoring_run(%s, %s)", (run["id"], Jsonb(TRADERS)))
+        run = engine.run(scoring.create_run())
+        engine.run(scoring.start_run(run["id"]))
+        engine.run(scoring.complete_run(run["id"], TRADERS))
         report.lines.append(f"scoring run {run['id']}: COMPLETED with {len(TRADERS)} trader scores")
     return report
 
@@ -131,21 +131,8 @@ REAL_MINTS = (
     "EKpQGSJtjMFqKZ9KQanSqYXRcF8fBopzLHYxdM65zcjm",  # WIF
     "bSo13r4TkiE4KumL71LsHTPpL2euBYLFx6h9HP3piy1",  # bSOL
 )
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def b58encode(data: bytes) -> str:
-    """Base58 (Bitcoin/Solana alphabet) of bytes; leading zero bytes become '1'."""
-    n = int.from_bytes(data, "big")
-    out = []
-    while n:
-        n, r = divmod(n, 58)
-        out.append(_B58[r])
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + "".join(reversed(out))
-
-
 VOLUME_MINTS = REAL_MINTS + tuple(
-    b58encode(hashlib.sha256(f"xorj-volume-mint-{i}".encode()).digest())
+    base58.encode(hashlib.sha256(f"xorj-volume-mint-{i}".encode()).digest())
     for i in range(32 - len(REAL_MINTS))
 )
 VOLUME_PAIRS = tuple(
@@ -182,16 +169,16 @@ def check_volume(traders: int, trades: int) -> None:
         raise ValueError("--traders and --trades must be 0 or more")
 
 
-def _volume_scores(db: BotDb, traders: int, rng: random.Random, progress: bool) -> str:
+def _volume_scores(db: SyncDatabase, traders: int, rng: random.Random, progress: bool) -> str:
     """A COMPLETED scoring run of `traders` new wallets, through create, start,
     add_scoring_scores (chunks, one transaction with the completion) and complete."""
     from app.workers.engine import Progress
 
     bar = Progress("seeding traders", unit="traders", total=traders, enabled=progress)
-    with db.tx() as conn:
-        (run,) = conn.execute("SELECT api.create_scoring_run()").fetchone()
-        conn.execute("SELECT api.start_scoring_run(%s)", (run["id"],))
-    with db.tx() as conn:
+    with db.transaction() as t:
+        run = t.run(scoring.create_run())
+        t.run(scoring.start_run(run["id"]))
+    with db.transaction() as t:
         done = 0
         while done < traders:
             size = min(SCORE_CHUNK, traders - done)
@@ -200,7 +187,7 @@ def _volume_scores(db: BotDb, traders: int, rng: random.Random, progress: bool) 
                 total = rng.randint(5, 2_000)
                 chunk.append(
                     {
-                        "wallet_address": b58encode(rng.randbytes(32)),
+                        "wallet_address": base58.encode(rng.randbytes(32)),
                         "xorj_trust_score": round(100 * rng.betavariate(2, 5), 4),
                         "metrics": {
                             "total_trades": total,
@@ -210,12 +197,10 @@ def _volume_scores(db: BotDb, traders: int, rng: random.Random, progress: bool) 
                         },
                     }
                 )
-            conn.execute(
-                "SELECT api.add_scoring_scores(%s, %s, %s)", (run["id"], Jsonb(chunk), done)
-            )
+            t.run(scoring.add_scores(run["id"], chunk, done))
             done += size
             bar.update(done)
-        conn.execute("SELECT api.complete_scoring_run(%s, '[]'::jsonb)", (run["id"],))
+        t.run(scoring.complete_run(run["id"]))
     bar.close(done)
     return str(run["id"])
 
@@ -233,71 +218,56 @@ class _Trade:
     submit: bool  # FAILED after SUBMITTED (else before)
 
 
-def _trade_batch(db: BotDb, batch: list[_Trade], rng: random.Random) -> None:
+def _trade_batch(db: SyncDatabase, batch: list[_Trade], rng: random.Random) -> None:
     """Create the batch's trades (distinct vault and pair each), then move them to their
     final statuses, a few statements of many api calls each, in one transaction."""
-    with db.tx() as conn:
-        rows = conn.execute(
-            """SELECT c.replay, (c.trade ->> 'id')::text
-               FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[],
-                           %s::numeric[], %s::numeric[]) WITH ORDINALITY
-                    AS u(job, vault, coid, f, t, amount, expected, ord)
-               CROSS JOIN LATERAL api.create_trade(u.job, u.vault, u.coid, u.f, u.t,
-                                                   u.amount, u.expected) AS c
-               ORDER BY u.ord""",
-            (
-                [t.job for t in batch],
-                [t.vault for t in batch],
-                [t.client_order_id for t in batch],
-                [t.from_token for t in batch],
-                [t.to_token for t in batch],
-                [t.amount_in for t in batch],
-                [t.expected_out for t in batch],
-            ),
-        ).fetchall()
+    with db.transaction() as t:
+        rows = t.run(
+            batches.create_trades(
+                [x.job for x in batch],
+                [x.vault for x in batch],
+                [x.client_order_id for x in batch],
+                [x.from_token for x in batch],
+                [x.to_token for x in batch],
+                [x.amount_in for x in batch],
+                [x.expected_out for x in batch],
+            )
+        )
         if len(rows) != len(batch) or any(replay for replay, _ in rows):
             raise RuntimeError("volume seed: a trade was not created anew")
         ids = [trade_id for _, trade_id in rows]
         submitted = [
-            (i, b58encode(b"\x01" + rng.randbytes(63)))
-            for i, t in enumerate(batch)
-            if t.final in ("SUBMITTED", "CONFIRMED") or (t.final == "FAILED" and t.submit)
+            (i, base58.encode(b"\x01" + rng.randbytes(63)))
+            for i, x in enumerate(batch)
+            if x.final in ("SUBMITTED", "CONFIRMED") or (x.final == "FAILED" and x.submit)
         ]
         if submitted:
-            conn.execute(
-                "SELECT count(*) FROM unnest(%s::uuid[], %s::text[]) AS u(id, sig) "
-                "CROSS JOIN LATERAL api.mark_trade_submitted(u.id, u.sig, %s::bigint)",
-                (
+            t.run(
+                batches.mark_submitted(
                     [ids[i] for i, _ in submitted],
                     [sig for _, sig in submitted],
                     SUBMITTED_LAST_VALID_BLOCK_HEIGHT,
-                ),
+                )
             )
-        confirmed = [i for i, t in enumerate(batch) if t.final == "CONFIRMED"]
+        confirmed = [i for i, x in enumerate(batch) if x.final == "CONFIRMED"]
         if confirmed:
             slippage = [round(rng.uniform(-0.3, 1.5), 3) for _ in confirmed]
             actual = [
                 max(1, int(batch[i].expected_out * (1 - s / 100)))
                 for i, s in zip(confirmed, slippage, strict=True)
             ]
-            conn.execute(
-                "SELECT count(*) FROM unnest(%s::uuid[], %s::numeric[], %s::numeric[], "
-                "%s::numeric[]) AS u(id, actual, slippage, gas) "
-                "CROSS JOIN LATERAL api.mark_trade_confirmed(u.id, u.actual, u.slippage, u.gas)",
-                (
+            t.run(
+                batches.mark_confirmed(
                     [ids[i] for i in confirmed],
                     actual,
                     slippage,
                     [rng.randint(5_000, 25_000) for _ in confirmed],
-                ),
+                )
             )
-        failed = [i for i, t in enumerate(batch) if t.final == "FAILED"]
+        failed = [i for i, x in enumerate(batch) if x.final == "FAILED"]
         if failed:
-            conn.execute(
-                "SELECT count(*) FROM unnest(%s::uuid[], %s::text[], %s::numeric[]) "
-                "AS u(id, error, gas) "
-                "CROSS JOIN LATERAL api.mark_trade_failed(u.id, u.error, u.gas)",
-                (
+            t.run(
+                batches.mark_failed(
                     [ids[i] for i in failed],
                     [
                         rng.choice(
@@ -306,7 +276,7 @@ def _trade_batch(db: BotDb, batch: list[_Trade], rng: random.Random) -> None:
                         for i in failed
                     ],
                     [rng.randint(5_000, 25_000) if batch[i].submit else None for i in failed],
-                ),
+                )
             )
 
 
@@ -327,9 +297,9 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
     Signatures and addresses are random base58 (distinct); nothing depends on earlier
     calls, so a second call adds as much again. SUBMITTED trades carry a last valid block
     height (SUBMITTED_LAST_VALID_BLOCK_HEIGHT), as the bot records one. Each role's calls
-    go through a BotDb of that role, named seed:volume. `progress` draws a progress line
-    on stderr (pass sys.stderr.isatty()). Returns the report's lines. ValueError (before
-    anything is written) when a count is negative."""
+    go through the door (app/dbapi/sync.py), named seed:volume. `progress` draws a
+    progress line on stderr (pass sys.stderr.isatty()). Returns the report's lines.
+    ValueError (before anything is written) when a count is negative."""
     check_volume(traders, trades)
     from app.workers.engine import Progress
 
@@ -338,8 +308,8 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
     lines: list[str] = []
     with ExitStack() as stack:
 
-        def door(role: str) -> BotDb:
-            db = BotDb(url, VOLUME_ACTOR, role=role, statement_timeout=3600)
+        def door(role: str) -> SyncDatabase:
+            db = SyncDatabase(url, VOLUME_ACTOR, role=role, statement_timeout=3600)
             stack.callback(db.close)
             return db
 
@@ -360,35 +330,24 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
         vaults: list[str] = []
         profiles = ("Conservative", "Balanced", "Aggressive")
         for _ in range(users):
-            wallet, vault = b58encode(rng.randbytes(32)), b58encode(rng.randbytes(32))
-            with user.tx(claims=user_claims(wallet)) as conn:
-                conn.execute("SELECT api.enable_bot(%s)", (vault,))
-                conn.execute(
-                    "SELECT api.update_user_settings(%s)",
-                    (
-                        Jsonb(
-                            {
-                                "riskProfile": rng.choice(profiles),
-                                "maxDrawdownLimit": rng.randint(5, 30),
-                                "positionSizePercent": rng.randint(1, 10),
-                                "investmentAmount": rng.choice([250, 500, 1000, 5000]),
-                            }
-                        ),
-                    ),
-                )
+            wallet, vault = base58.encode(rng.randbytes(32)), base58.encode(rng.randbytes(32))
+            patch = {
+                "riskProfile": rng.choice(profiles),
+                "maxDrawdownLimit": rng.randint(5, 30),
+                "positionSizePercent": rng.randint(1, 10),
+                "investmentAmount": rng.choice([250, 500, 1000, 5000]),
+            }
+            with user.transaction(claims=user_claims(wallet)) as t:
+                t.run(bots.enable(vault))
+                t.run(settings.update(patch))
             vaults.append(vault)
 
-        jobs: list[str] = []
+        job_ids: list[str] = []
         for k in range(max(1, math.ceil(trades / TRADES_PER_JOB))):
-            with bot.tx() as conn:
-                (job,) = conn.execute(
-                    "SELECT api.create_execution_job('SCHEDULED_RUN', %s)",
-                    (Jsonb({"seed": nonce, "part": k}),),
-                ).fetchone()
-                conn.execute(
-                    "SELECT api.start_execution_job(%s, %s)", (job["id"], f"seed-worker-{k}")
-                )
-            jobs.append(str(job["id"]))
+            with bot.transaction() as t:
+                job = t.run(jobs.create("SCHEDULED_RUN", {"seed": nonce, "part": k}))
+                t.run(jobs.start(job["id"], f"seed-worker-{k}"))
+            job_ids.append(str(job["id"]))
 
         combos = len(vaults) * len(VOLUME_PAIRS)
         in_flight = min(in_flight, combos)
@@ -426,7 +385,7 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
                 seq = done + offset
                 batch.append(
                     _Trade(
-                        job=jobs[min(seq // TRADES_PER_JOB, len(jobs) - 1)],
+                        job=job_ids[min(seq // TRADES_PER_JOB, len(job_ids) - 1)],
                         vault=vault,
                         client_order_id=f"vol-{nonce}-{seq}",
                         from_token=VOLUME_MINTS[a],
@@ -443,12 +402,12 @@ def generate_volume(url: str, traders: int, trades: int, progress: bool) -> list
             bar.update(done)
         bar.close(done)
 
-        for k, job in enumerate(jobs[:-1]):
-            bot.value("SELECT api.complete_execution_job(%s, %s)", (job, f"seed-worker-{k}"))
+        for k, job_id in enumerate(job_ids[:-1]):
+            bot.run(jobs.complete(job_id, f"seed-worker-{k}"))
         elapsed = time.perf_counter() - started
         lines.append(
-            f"users: {users} with bots enabled for new vaults; jobs: {len(jobs)} "
-            f"({len(jobs) - 1} COMPLETED, 1 RUNNING)"
+            f"users: {users} with bots enabled for new vaults; jobs: {len(job_ids)} "
+            f"({len(job_ids) - 1} COMPLETED, 1 RUNNING)"
         )
         lines.append(
             f"trades: {trades:,} in {elapsed:.1f} s ({trades / elapsed:,.0f}/s): "

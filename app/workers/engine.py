@@ -23,7 +23,7 @@ Any refusal rolls that transaction back, and the run is then FAILED
 The previous completed run stays the one ranked whatever happens. Blank lines are
 skipped (each ends a chunk, so indexes still match lines). The file is read line by
 line, never held whole: memory is one chunk. Every call runs as role xorj_engine with
-xorj.actor = 'engine:loader' (app.workers.dbsync.BotDb). A progress line (lines, lines/s)
+xorj.actor = 'engine:loader' (app.dbapi.sync). A progress line (lines, lines/s)
 is drawn on stderr when it is a terminal.
 """
 
@@ -44,7 +44,9 @@ from typing import IO, Any
 import psycopg
 
 from app.config import database_urls
-from app.workers.dbsync import INVALID, BotDb, one_line
+from app.dbapi import scoring
+from app.dbapi.core import INVALID, facts, one_line
+from app.dbapi.sync import SyncDatabase
 
 ACTOR = "engine:loader"
 ROLE = "xorj_engine"
@@ -194,13 +196,12 @@ def describe_refusal(exc: psycopg.Error, first: int, lines: list[str], path: Pat
             f"no scores in the file: {message}; the latest completed run stays ranked "
             "(--allow-empty completes a run with no traders)"
         )
-    found = _INDEX.fullmatch(column)
-    if not found:
+    known = facts(exc)  # the refusal's facts: index, field, reason (procedures/scoring.sql)
+    if not isinstance(known.get("index"), int):
         last = first + len(lines)
         return f"lines {first + 1}..{last}: {message}"
-    index = int(found[1])
+    index = known["index"]
     number = index + 1
-    field = found[2]
 
     def rewrite(m: re.Match[str]) -> str:
         if int(m[1]) == index:
@@ -208,7 +209,7 @@ def describe_refusal(exc: psycopg.Error, first: int, lines: list[str], path: Pat
         return f"line {int(m[1]) + 1}"
 
     text = _INDEX.sub(rewrite, message)
-    if field == "wallet_address" and "already scored in this run" in message:
+    if known.get("reason") == "already_scored":
         position = index - first
         wallet = None
         if 0 <= position < len(lines):
@@ -230,11 +231,11 @@ def _report_wait(attempt: int, delay: float, exc: BaseException) -> None:
     )
 
 
-def _fail_run(db: BotDb, run_id: str, error: str) -> str | None:
+def _fail_run(db: SyncDatabase, run_id: str, error: str) -> str | None:
     """Mark the run FAILED in a transaction of its own (on a new connection if the
     connection was lost); the problem, if that fails too."""
     try:
-        db.rows("SELECT api.fail_scoring_run(%s, %s)", (run_id, error[:10000]))
+        db.run(scoring.fail_run(run_id, error[:10000]))
     except psycopg.Error as exc:
         return one_line(exc)
     return None
@@ -266,7 +267,7 @@ def load_file(
                 stream = stack.enter_context(file_path.open("rb"))
             except OSError as exc:
                 raise LoadError(f"cannot read {path}: {exc.strerror}") from None
-        db = BotDb(
+        db = SyncDatabase(
             url,
             ACTOR,
             role=ROLE,
@@ -275,10 +276,9 @@ def load_file(
             statement_timeout=3600,
         )
         stack.callback(db.close)
-        with db.tx() as conn:
-            (run,) = conn.execute("SELECT api.create_scoring_run()").fetchone()
-            run_id: str = run["id"]
-            conn.execute("SELECT api.start_scoring_run(%s)", (run_id,))
+        with db.transaction() as t:
+            run_id: str = t.run(scoring.create_run())["id"]
+            t.run(scoring.start_run(run_id))
 
         bar = Progress("loading scores", enabled=progress)
         count = 0
@@ -286,20 +286,14 @@ def load_file(
         error: str | None = None
         current: tuple[int, list[str]] = (0, [])
         try:
-            with db.tx() as conn:
+            with db.transaction() as t:
                 for first, texts in read_chunks(stream, chunk):
                     current = (first, texts)
-                    body = "[" + ",".join(texts) + "]"
-                    (added,) = conn.execute(
-                        "SELECT api.add_scoring_scores(%s, %s::jsonb, %s::integer)",
-                        (run_id, body, first),
-                    ).fetchone()
-                    count += added
+                    body = "[" + ",".join(texts) + "]"  # the lines' JSON, passed on as it is
+                    count += t.run(scoring.add_scores(run_id, body, first))
                     lines = first + len(texts)
                     bar.update(lines)
-                conn.execute(
-                    "SELECT api.complete_scoring_run(%s, '[]'::jsonb, %s)", (run_id, allow_empty)
-                )
+                t.run(scoring.complete_run(run_id, [], allow_empty))
         except LoadError as exc:
             error = str(exc)
         except psycopg.Error as exc:

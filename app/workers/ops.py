@@ -25,7 +25,9 @@ from typing import Any
 import psycopg
 
 from app.config import database_urls
-from app.workers.dbsync import BotDb, one_line
+from app.dbapi import jobs, trades
+from app.dbapi.core import Call, one_line
+from app.dbapi.sync import SyncDatabase
 
 ROLE = "xorj_bot"
 ACTOR = "ops:cli"
@@ -105,13 +107,12 @@ def table(columns: Sequence[Column], rows: Sequence[dict[str, Any]]) -> list[str
     return lines
 
 
-def call(url: str, query: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    """Rows of a SETOF jsonb api function, as xorj_bot (app.workers.dbsync.BotDb) in a
-    read-only transaction."""
-    db = BotDb(url, ACTOR, role=ROLE)
+def _read(url: str, call: Call) -> list[dict[str, Any]]:
+    """A listing's rows, as xorj_bot in a read-only transaction."""
+    db = SyncDatabase(url, ACTOR, role=ROLE)
     try:
-        with db.tx(read_only=True) as conn:
-            return [row[0] for row in conn.execute(query, params)]
+        with db.transaction(read_only=True) as t:
+            return t.run(call)
     finally:
         db.close()
 
@@ -123,21 +124,13 @@ def list_trades(
     limit: int = DEFAULT_LIMIT,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    return call(
-        url,
-        "SELECT api.list_trades(%s, %s, %s::integer, %s::integer)",
-        (status, vault, limit, offset),
-    )
+    return _read(url, trades.listing(status, vault, limit, offset))
 
 
 def list_jobs(
     url: str, status: str | None = None, limit: int = DEFAULT_LIMIT, offset: int = 0
 ) -> list[dict[str, Any]]:
-    return call(
-        url,
-        "SELECT api.list_execution_jobs(%s, %s::integer, %s::integer)",
-        (status, limit, offset),
-    )
+    return _read(url, jobs.listing(status, limit, offset))
 
 
 def _show(what: str, columns: Sequence[Column], rows: list[dict[str, Any]], limit: int) -> None:
