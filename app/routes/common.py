@@ -1,25 +1,60 @@
-"""What every route module shares: the caller, the database call, guards."""
+"""What every route module shares: the database door bound to the caller (`Door`,
+injected as `db` by `DEPENDENCIES`), the guards, the metrics and request id of a request,
+and the query parameters several controllers take (pages, seconds)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Parameter
 
 from app.auth import Principal
-from app.db import Database
+from app.dbapi.aio import Database
+from app.dbapi.core import Call
 from app.errors import ApiError
 from app.metrics import Metrics
+
+# --- the door, bound to the caller -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Door:
+    """The database as one caller sees it: each Call runs in one transaction as the role
+    of `kind`, with the caller's verified claims and actor (app/dbapi/aio.py)."""
+
+    database: Database
+    kind: str  # 'user', 'engine', 'bot' or 'readonly'
+    actor: str = ""
+    claims: Mapping[str, Any] | None = None
+
+    async def run(self, call: Call) -> Any:
+        """The answer of one api function (its shape is the Call's: see its docstring)."""
+        return await self.database.run(call, self.kind, self.actor, self.claims)
+
+
+def database(request: Request) -> Database:
+    return request.app.state.database
 
 
 def principal(request: Request) -> Principal:
     return request.user
 
 
-def database(request: Request) -> Database:
-    return request.app.state.database
+def door(request: Request) -> Door:
+    """The door for the authenticated caller of `request` (its token's role and claims)."""
+    who = principal(request)
+    return Door(database(request), who.kind, who.actor, who.claims)
+
+
+def readonly_door(request: Request) -> Door:
+    """The door for the endpoints without a token (readiness, metrics): xorj_readonly."""
+    return Door(database(request), "readonly")
 
 
 def metrics(request: Request) -> Metrics:
@@ -30,19 +65,28 @@ def request_id(request: Request) -> str | None:
     return request.scope.get("state", {}).get("request_id")
 
 
-async def call(request: Request, query: str, *params: Any) -> list[tuple[Any, ...]]:
-    """One database function as the caller's role, in one transaction."""
-    who = principal(request)
-    return await database(request).call(who.kind, query, params, who.actor, who.claims)
+# What the controllers of authenticated callers inject, by name: `db: Db` (the Door of the
+# caller) and `counters: Counters` (the app's metrics).
+DEPENDENCIES = {
+    "db": Provide(door, sync_to_thread=False),
+    "counters": Provide(metrics, sync_to_thread=False),
+}
+Db = NamedDependency[Door]
+Counters = NamedDependency[Metrics]
+
+# --- guards ----------------------------------------------------------------------------
+# Litestar runs a controller's guards for the OPTIONS handler it adds to each of its paths
+# too (litestar#2314). That request carries no token (the JWT middleware lets OPTIONS
+# through) and its answer (204 with Allow) tells nothing: the guards let it pass, as they
+# did when they were set per handler.
 
 
-async def one(request: Request, query: str, *params: Any) -> Any:
-    rows = await call(request, query, *params)
-    return rows[0][0] if rows else None
+def _options(connection: ASGIConnection) -> bool:
+    return connection.scope.get("method") == "OPTIONS"
 
 
 def user_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if connection.user.kind != "user":
+    if not _options(connection) and connection.user.kind != "user":
         raise ApiError(
             403,
             "forbidden",
@@ -52,15 +96,31 @@ def user_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 
 def engine_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if connection.user.kind != "engine":
+    if not _options(connection) and connection.user.kind != "engine":
         raise ApiError(403, "forbidden", "this endpoint is for the quant engine's service token")
 
 
 def bot_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if connection.user.kind != "bot":
+    if not _options(connection) and connection.user.kind != "bot":
         raise ApiError(403, "forbidden", "this endpoint is for the execution bot's service token")
 
 
 def service_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    if connection.user.kind not in ("engine", "bot"):
+    if not _options(connection) and connection.user.kind not in ("engine", "bot"):
         raise ApiError(403, "forbidden", "this endpoint is for service tokens (engine or bot)")
+
+
+# --- query parameters ------------------------------------------------------------------
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+# Seconds become an interval through a Python timedelta, which holds up to 999,999,999
+# days either way; a number beyond is refused as a type error (400). (make_interval() is
+# not used: it turned 10^30 seconds into a negative interval instead of refusing it.)
+MAX_SECONDS = 999_999_999 * 86_400 + 86_399
+MIN_SECONDS = -999_999_999 * 86_400
+
+# Query parameters the database takes as `integer`: a value outside int32 is a type
+# error here (400); the range the function accepts (e.g. 1..1000) is its own check.
+Limit = Annotated[int, Parameter(ge=INT32_MIN, le=INT32_MAX, description="Page size")]
+Offset = Annotated[int, Parameter(ge=INT32_MIN, le=INT32_MAX, description="Rows to skip")]

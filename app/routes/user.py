@@ -1,15 +1,20 @@
-"""The original system's endpoints, for the token's own wallet (xorj_api)."""
+"""The original system's user endpoints, for the token's own wallet (role xorj_api):
+`UserController`, the bot (/api/bot/status, enable, disable) and the risk settings
+(/api/user/settings, with ETag and If-Match), with their bodies and answers. Each handler
+runs one Call of app/dbapi/bots.py or settings.py, which act for the wallet of the
+verified claims."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.params import FromQuery, JSONBody
 
+from app.dbapi import bots, settings
 from app.errors import ApiError, now_iso
-from app.routes.common import one, principal, request_id, user_only
+from app.routes.common import DEPENDENCIES, Db, Door, principal, request_id, user_only
 
 
 class Configuration(msgspec.Struct):
@@ -88,20 +93,8 @@ def _bot_status(value: dict[str, Any]) -> BotStatus:
     return msgspec.convert(value, BotStatus, strict=False)
 
 
-@get(
-    "/api/bot/status",
-    guards=[user_only],
-    summary="The caller's bot: state, configuration, performance",
-)
-async def bot_status(request: Request) -> BotStatus:
-    return _bot_status(await one(request, "SELECT api.bot_status()"))
-
-
-async def _change(request: Request, enable: bool, vault: str | None) -> BotChange:
-    if enable:
-        result = await one(request, "SELECT api.enable_bot(%s)", vault)
-    else:
-        result = await one(request, "SELECT api.disable_bot()")
+async def _change(request: Request, db: Door, enable: bool, vault: str | None) -> BotChange:
+    result = await db.run(bots.enable(vault) if enable else bots.disable())
     status = _bot_status(result["status"])
     verb = "enabled" if enable else "disabled"
     message = f"Bot {verb}" if result["changed"] else f"Bot already {verb}"
@@ -110,21 +103,6 @@ async def _change(request: Request, enable: bool, vault: str | None) -> BotChang
     return BotChange(
         True, message, status.isBotActive, result["changed"], status, now_iso(), request_id(request)
     )
-
-
-@post(
-    "/api/bot/enable",
-    guards=[user_only],
-    status_code=200,
-    summary="Enable the caller's bot, optionally registering its vault",
-)
-async def enable_bot(request: Request, data: JSONBody[EnableBody | None] = None) -> BotChange:
-    return await _change(request, True, data.vaultAddress if data else None)
-
-
-@post("/api/bot/disable", guards=[user_only], status_code=200, summary="Disable the caller's bot")
-async def disable_bot(request: Request) -> BotChange:
-    return await _change(request, False, None)
 
 
 def _own_wallet(request: Request, given: str | None) -> str:
@@ -156,18 +134,6 @@ def _settings_response(
     return Response(body, status_code=status, headers=headers)
 
 
-@get(
-    "/api/user/settings",
-    guards=[user_only],
-    summary="The caller's risk settings (data null if never saved)",
-)
-async def get_settings(
-    request: Request, walletAddress: FromQuery[str | None] = None
-) -> Response[SettingsEnvelope]:
-    _own_wallet(request, walletAddress)
-    return _settings_response(request, await one(request, "SELECT api.get_user_settings()"))
-
-
 def _expected_version(request: Request) -> int | None:
     raw = request.headers.get("if-match")
     if raw is None:
@@ -180,7 +146,7 @@ def _expected_version(request: Request) -> int | None:
     return int(value)
 
 
-async def _save(request: Request, data: SettingsBody) -> Response[SettingsEnvelope]:
+async def _save(request: Request, db: Door, data: SettingsBody) -> Response[SettingsEnvelope]:
     _own_wallet(request, data.walletAddress)
     patch: dict[str, Any] = {}
     if data.settings is not None:
@@ -189,27 +155,50 @@ async def _save(request: Request, data: SettingsBody) -> Response[SettingsEnvelo
         value = getattr(data, name)
         if value is not msgspec.UNSET:
             patch[name] = value
-    saved = await one(
-        request,
-        "SELECT api.update_user_settings(%s, %s::bigint)",
-        msgspec.json.encode(patch).decode(),
-        _expected_version(request),
-    )
+    # The patch goes as JSON text: the database checks each value.
+    patch_json = msgspec.json.encode(patch).decode()
+    saved = await db.run(settings.update(patch_json, _expected_version(request)))
     return _settings_response(request, saved)
 
 
-@post("/api/user/settings", guards=[user_only], summary="Save the caller's risk settings")
-async def post_settings(
-    request: Request, data: JSONBody[SettingsBody]
-) -> Response[SettingsEnvelope]:
-    return await _save(request, data)
+class UserController(Controller):
+    path = "/api"
+    guards = (user_only,)
+    dependencies = DEPENDENCIES
 
+    @get("/bot/status", summary="The caller's bot: state, configuration, performance")
+    async def bot_status(self, db: Db) -> BotStatus:
+        return _bot_status(await db.run(bots.status()))
 
-@put("/api/user/settings", guards=[user_only], summary="Save the caller's risk settings")
-async def put_settings(
-    request: Request, data: JSONBody[SettingsBody]
-) -> Response[SettingsEnvelope]:
-    return await _save(request, data)
+    @post(
+        "/bot/enable",
+        status_code=200,
+        summary="Enable the caller's bot, optionally registering its vault",
+    )
+    async def enable_bot(
+        self, request: Request, db: Db, data: JSONBody[EnableBody | None] = None
+    ) -> BotChange:
+        return await _change(request, db, True, data.vaultAddress if data else None)
 
+    @post("/bot/disable", status_code=200, summary="Disable the caller's bot")
+    async def disable_bot(self, request: Request, db: Db) -> BotChange:
+        return await _change(request, db, False, None)
 
-handlers = [bot_status, enable_bot, disable_bot, get_settings, post_settings, put_settings]
+    @get("/user/settings", summary="The caller's risk settings (data null if never saved)")
+    async def get_settings(
+        self, request: Request, db: Db, walletAddress: FromQuery[str | None] = None
+    ) -> Response[SettingsEnvelope]:
+        _own_wallet(request, walletAddress)
+        return _settings_response(request, await db.run(settings.get()))
+
+    @post("/user/settings", summary="Save the caller's risk settings")
+    async def post_settings(
+        self, request: Request, db: Db, data: JSONBody[SettingsBody]
+    ) -> Response[SettingsEnvelope]:
+        return await _save(request, db, data)
+
+    @put("/user/settings", summary="Save the caller's risk settings")
+    async def put_settings(
+        self, request: Request, db: Db, data: JSONBody[SettingsBody]
+    ) -> Response[SettingsEnvelope]:
+        return await _save(request, db, data)

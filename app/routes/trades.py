@@ -1,0 +1,280 @@
+"""The execution bot's trades (/internal/trades...): `TradeController`, with its bodies and
+answers, for the bot's token only. Each handler runs one Call of app/dbapi/trades.py; every
+rule (status moves, duplicates, ranges) is the database's, and the trade counters of
+app/metrics.py are counted here (created, replayed, refused as duplicates, moved,
+handed out for recovery).
+
+Python only checks JSON types: a u64 amount is a JSON integer or a string of ASCII digits
+(JavaScript cannot send integers above 2^53 exactly), passed on as a Decimal; whether it
+fits 0..2^64-1 is the database's to say (XJ422 naming the field).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Body, Parameter
+
+from app.dbapi import trades
+from app.errors import ApiError
+from app.metrics import Metrics
+from app.routes.amounts import Amount, amount, decimal
+from app.routes.common import (
+    DEPENDENCIES,
+    INT32_MAX,
+    INT32_MIN,
+    MAX_SECONDS,
+    MIN_SECONDS,
+    Counters,
+    Db,
+    Limit,
+    Offset,
+    bot_only,
+)
+
+TradeId = Annotated[UUID, Parameter(description="The trade's id")]
+
+
+class Trade(msgspec.Struct):
+    """A trade; u64 amounts are strings (exact above 2^53)."""
+
+    id: UUID
+    job_id: UUID
+    user_vault_address: str
+    client_order_id: str
+    status: str
+    from_token_address: str
+    to_token_address: str
+    amount_in: str
+    expected_amount_out: str
+    actual_amount_out: str | None
+    transaction_signature: str | None
+    slippage_realized: float | None
+    gas_fee: str | None
+    error_message: str | None
+    submitted_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    last_valid_block_height: int | None = None
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
+
+
+class TradeCreated(msgspec.Struct):
+    replay: bool
+    trade: Trade
+
+
+class TradeChange(msgspec.Struct):
+    changed: bool
+    trade: Trade
+
+
+class TradeList(msgspec.Struct):
+    trades: list[Trade]
+
+
+class TradeEvent(msgspec.Struct):
+    id: int
+    trade_id: UUID
+    from_status: str | None
+    to_status: str
+    at: datetime
+    actor: str
+    detail: dict[str, Any]
+
+
+class TradeEvents(msgspec.Struct):
+    events: list[TradeEvent]
+
+
+class TradeConflict(msgspec.Struct):
+    """The body of a 409 refusing a trade creation (with the error fields)."""
+
+    success: bool
+    error: str
+    code: str
+    rule: str
+    conflicting_trade_id: str | None = None
+
+
+class CreateTradeBody(msgspec.Struct, forbid_unknown_fields=True):
+    job_id: UUID
+    user_vault_address: str
+    client_order_id: str
+    from_token_address: str
+    to_token_address: str
+    amount_in: Amount
+    expected_amount_out: Amount
+
+
+class SubmittedBody(msgspec.Struct, forbid_unknown_fields=True):
+    transaction_signature: str
+    # The last block height at which the signed transaction can land; a recovering bot
+    # fails the trade as expired once the chain has passed it.
+    last_valid_block_height: int | None = None
+    # The bot that holds the trade's claim; when given, the database refuses (409
+    # claim_lost) if another bot holds it.
+    worker_id: str | None = None
+
+
+class ConfirmedBody(msgspec.Struct, forbid_unknown_fields=True):
+    actual_amount_out: Amount
+    slippage_realized: float | None = None
+    gas_fee: Amount | None = None
+
+
+class FailedBody(msgspec.Struct, forbid_unknown_fields=True):
+    error_message: str
+    gas_fee: Amount | None = None
+
+
+def _trade(value: dict[str, Any]) -> Trade:
+    return msgspec.convert(value, Trade, strict=False)
+
+
+def _change(counters: Metrics, answer: tuple[bool, dict[str, Any]]) -> TradeChange:
+    """A transition's (changed, trade), counted by its new status when it moved."""
+    changed, trade = answer
+    if changed:
+        counters.transitions.labels(trade["status"]).inc()
+    return TradeChange(changed, _trade(trade))
+
+
+CONFLICT_SPEC = ResponseSpec(
+    TradeConflict,
+    description="Refused: rule trade_in_flight, recent_repeat, idempotency_key_reused, "
+    "bot_not_enabled or job_not_running; conflicting_trade_id names the trade in the way",
+)
+
+
+class TradeController(Controller):
+    path = "/internal/trades"
+    guards = (bot_only,)
+    dependencies = DEPENDENCIES
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Create a trade (PENDING): 201 new, 200 idempotent replay, 409 duplicate",
+        responses={
+            200: ResponseSpec(TradeCreated, description="An idempotent replay: the existing trade"),
+            409: CONFLICT_SPEC,
+        },
+    )
+    async def create_trade(
+        self, db: Db, counters: Counters, data: Annotated[CreateTradeBody, Body()]
+    ) -> Response[TradeCreated]:
+        call = trades.create(
+            job_id=data.job_id,
+            vault=data.user_vault_address,
+            client_order_id=data.client_order_id,
+            from_token=data.from_token_address,
+            to_token=data.to_token_address,
+            amount_in=amount("amount_in", data.amount_in),
+            expected_amount_out=amount("expected_amount_out", data.expected_amount_out),
+        )
+        try:
+            replay, trade = await db.run(call)
+        except ApiError as err:
+            if err.status == 409:
+                counters.duplicates_refused.labels(err.rule or err.code).inc()
+                err.extra["conflicting_trade_id"] = err.facts.get("conflicting_trade_id")
+            raise
+        if replay:
+            counters.trade_replays.inc()
+        else:
+            counters.trades_created.inc()
+        return Response(TradeCreated(replay, _trade(trade)), status_code=200 if replay else 201)
+
+    @get("/", summary="Trades by status and/or vault, newest first")
+    async def list_trades(
+        self,
+        db: Db,
+        status: Annotated[
+            str | None, Parameter(description="PENDING, SUBMITTED, CONFIRMED or FAILED")
+        ] = None,
+        vault: Annotated[str | None, Parameter(description="A user vault address")] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> TradeList:
+        found = await db.run(trades.listing(status, vault, limit, offset))
+        return TradeList([_trade(trade) for trade in found])
+
+    @get(
+        "/recover",
+        summary="What a restarting bot must resolve: SUBMITTED trades, then old PENDING ones",
+    )
+    async def trades_to_recover(
+        self,
+        db: Db,
+        counters: Counters,
+        pending_older_than_seconds: Annotated[
+            int,
+            Parameter(
+                ge=MIN_SECONDS,
+                le=MAX_SECONDS,
+                description="Age after which a PENDING trade is handed out",
+            ),
+        ] = 0,
+        limit: Annotated[int, Parameter(ge=INT32_MIN, le=INT32_MAX)] = 1000,
+    ) -> TradeList:
+        older = timedelta(seconds=pending_older_than_seconds)
+        found = await db.run(trades.to_recover(older, limit))
+        counters.recoveries.inc(len(found))
+        return TradeList([_trade(trade) for trade in found])
+
+    @get("/{trade_id:uuid}", summary="One trade")
+    async def get_trade(self, db: Db, trade_id: TradeId) -> Trade:
+        return _trade(await db.run(trades.get(trade_id)))
+
+    @get("/{trade_id:uuid}/events", summary="The audit trail of a trade, oldest first")
+    async def trade_events(self, db: Db, trade_id: TradeId) -> TradeEvents:
+        found = await db.run(trades.events(trade_id))
+        return TradeEvents([msgspec.convert(e, TradeEvent, strict=False) for e in found])
+
+    @post(
+        "/{trade_id:uuid}/submitted",
+        status_code=200,
+        summary="PENDING -> SUBMITTED with the transaction signature",
+    )
+    async def trade_submitted(
+        self, db: Db, counters: Counters, trade_id: TradeId, data: Annotated[SubmittedBody, Body()]
+    ) -> TradeChange:
+        call = trades.mark_submitted(
+            trade_id, data.transaction_signature, data.last_valid_block_height, data.worker_id
+        )
+        return _change(counters, await db.run(call))
+
+    @post(
+        "/{trade_id:uuid}/confirmed",
+        status_code=200,
+        summary="SUBMITTED -> CONFIRMED with what landed on chain",
+    )
+    async def trade_confirmed(
+        self, db: Db, counters: Counters, trade_id: TradeId, data: Annotated[ConfirmedBody, Body()]
+    ) -> TradeChange:
+        call = trades.mark_confirmed(
+            trade_id,
+            amount("actual_amount_out", data.actual_amount_out),
+            decimal(data.slippage_realized),
+            amount("gas_fee", data.gas_fee),
+        )
+        return _change(counters, await db.run(call))
+
+    @post(
+        "/{trade_id:uuid}/failed",
+        status_code=200,
+        summary="PENDING or SUBMITTED -> FAILED with the reason",
+    )
+    async def trade_failed(
+        self, db: Db, counters: Counters, trade_id: TradeId, data: Annotated[FailedBody, Body()]
+    ) -> TradeChange:
+        call = trades.mark_failed(trade_id, data.error_message, amount("gas_fee", data.gas_fee))
+        return _change(counters, await db.run(call))
