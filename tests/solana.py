@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def base58(n: int, width: int) -> str:
-    """n in base58, left-padded with '1' (base58's zero) to `width` characters."""
-    digits = []
-    while n:
-        n, r = divmod(n, 58)
-        digits.append(ALPHABET[r])
-    return "".join(reversed(digits)).rjust(width, "1")
+from app.base58 import encode_int as base58
 
 
 def address(n: int) -> str:

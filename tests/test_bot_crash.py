@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from app.workers.bot import CRASH_POINTS, NEVER_BROADCAST
+from app.workers.bot.base import CRASH_POINTS, NEVER_BROADCAST
 from tests.test_bot_worker import (
     FINAL,
     EnvFactory,

@@ -21,6 +21,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from app.dbapi.core import facts
+
 WALLET = "So11111111111111111111111111111111111111112"
 WALLET_2 = "11111111111111111111111111111111"
 VAULT = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
@@ -370,7 +372,8 @@ def test_two_updates_on_the_same_version_one_wins(app_url: str) -> None:
         assert won[0]["version"] == version + 1
         assert len(lost) == 1
         assert lost[0].sqlstate == "XJ412"
-        assert lost[0].diag.message_detail == f"current_version={version + 1}"
+        assert facts(lost[0])["text"] == f"current_version={version + 1}"
+        assert facts(lost[0])["current_version"] == version + 1
 
 
 def test_an_update_waits_for_a_concurrent_one_on_the_same_version_then_gets_xj412(
@@ -394,7 +397,7 @@ def test_an_update_waits_for_a_concurrent_one_on_the_same_version_then_gets_xj41
         with pytest.raises(psycopg.Error) as caught:
             background.result()
         assert caught.value.sqlstate == "XJ412"
-        assert caught.value.diag.message_detail == "current_version=2"
+        assert facts(caught.value)["text"] == "current_version=2"
 
         row = observer.execute(
             "SELECT version, max_drawdown_limit, position_size_percent FROM xorj.user_settings"
@@ -424,7 +427,7 @@ def test_two_first_saves_expecting_version_0_one_wins(db_url: str, app_url: str)
         with pytest.raises(psycopg.Error) as caught:
             background.result()
         assert caught.value.sqlstate == "XJ412"
-        assert caught.value.diag.message_detail == "current_version=1"
+        assert facts(caught.value)["text"] == "current_version=1"
         assert observer.execute("SELECT count(*) FROM xorj.user_settings").fetchone()[0] == 1
     finally:
         for c in (holder, racer, watcher, observer):

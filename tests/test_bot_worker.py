@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 from app.chain.base import Intent, SignatureStatus
 from app.chain.sim import FAILED_ERR, FEE_LAMPORTS, SimulatedChain, SimulatedSigner
 from app.config import APP_LOGIN
+from app.dbapi.sync import SyncDatabase
 from app.seed import user_claims
 from app.workers.bot import (
     NEVER_BROADCAST,
@@ -40,22 +41,19 @@ from app.workers.bot import (
     InFlight,
     JsonLog,
     StopFlag,
-    _close,
-    _make_bot,
     connect,
     expired_message,
     load_bots,
     load_traders,
     register_cli,
-    slippage_percent,
 )
-from app.workers.dbsync import BotDb
+from app.workers.bot.cli import _close, _make_bot
 from app.workers.planner import TARGETS, USDC, PlannedTrade, SimplePlanner
 from tests.conftest import app_url_of
 from tests.solana import address, signature
 
 ROOT = Path(__file__).resolve().parents[1]
-BOT = "import sys; from app.workers.bot import main; sys.exit(main(sys.argv[1:]))"
+BOT = "import sys; from app.cli import main; sys.exit(main(['bot', *sys.argv[1:]]))"
 SEED = 7
 TRADERS = [
     {"wallet_address": address(900 + i), "xorj_trust_score": 90 - 10 * i, "metrics": {"i": i}}
@@ -148,7 +146,7 @@ def setup_bots(
 def planned_intents(db_url: str) -> list[PlannedTrade]:
     """What the built-in planner plans from the database as it is now (read as the bot
     reads it: the application login in the role xorj_bot)."""
-    db = BotDb(app_url_of(db_url), "test:planner")
+    db = SyncDatabase(app_url_of(db_url), "test:planner")
     try:
         return SimplePlanner().plan(load_bots(db), load_traders(db))
     finally:
@@ -759,7 +757,7 @@ def in_process_bot(
     options = BotOptions(worker_id=worker, lease_seconds=lease)
     url = app_url_of(db_url)
 
-    def door() -> BotDb:
+    def door() -> SyncDatabase:
         return connect(url, worker, options, log, lambda: False)
 
     heartbeat = Heartbeat(door(), options, log, listen=True)
@@ -875,12 +873,6 @@ def test_plan_follows_enabled_bots_and_forgets_older_disable_marks(db_url: str) 
         assert hb.is_disabled(second.vault) and not hb.is_disabled(first.vault)
     finally:
         _close(bot)
-
-
-def test_slippage_is_not_clamped() -> None:
-    assert slippage_percent(100, 300) == Decimal("-200.0000")  # a much better fill
-    assert slippage_percent(3, 2) == Decimal("33.3333")
-    assert slippage_percent(0, 5) is None
 
 
 def test_the_bots_connections_take_the_lease_per_transaction_not_as_a_startup_option(

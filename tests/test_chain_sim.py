@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from app import base58
 from app.chain.base import Blockhash, ChainError, ChainUnavailable, Intent, SignedTransaction
 from app.chain.sim import (
-    BASE58_ALPHABET,
     CONFIRMED,
     DROPPED,
     EXPIRED,
@@ -22,7 +22,6 @@ from app.chain.sim import (
     FEE_LAMPORTS,
     SimulatedChain,
     SimulatedSigner,
-    b58encode,
 )
 from tests.solana import address
 
@@ -47,18 +46,18 @@ def send_one(chain: SimulatedChain, n: int) -> SignedTransaction:
 
 
 def test_base58() -> None:
-    assert b58encode(b"") == ""
-    assert b58encode(b"\0\0\x01") == "112"
-    assert b58encode(bytes([255] * 4)) == "7YXq9G"
+    assert base58.encode(b"") == ""
+    assert base58.encode(b"\0\0\x01") == "112"
+    assert base58.encode(bytes([255] * 4)) == "7YXq9G"
 
 
 def test_signer_signature_shape_and_determinism() -> None:
     chain = SimulatedChain()
     signer = SimulatedSigner()
     bh = chain.get_latest_blockhash()
-    assert set(bh.value) <= set(BASE58_ALPHABET) and 32 <= len(bh.value) <= 44
+    assert set(bh.value) <= set(base58.ALPHABET) and 32 <= len(bh.value) <= 44
     tx = signer.sign(intent(1), bh)
-    assert len(tx.signature) == 88 and set(tx.signature) <= set(BASE58_ALPHABET)
+    assert len(tx.signature) == 88 and set(tx.signature) <= set(base58.ALPHABET)
     assert tx.last_valid_block_height == bh.last_valid_block_height
     assert signer.sign(intent(1), bh) == tx  # same intent, same blockhash: same signature
     other_bh = chain.get_latest_blockhash()

@@ -30,8 +30,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from app.config import url_from_params
-from app.db import PRELUDE, prelude_params
-from app.workers.dbsync import BotDb
+from app.dbapi.core import PRELUDE, prelude_params
+from app.dbapi.sync import SyncDatabase
 from tests.conftest import BIN, ROOT, cli_env, report_figures
 from tests.solana import address
 from tests.test_bot_worker import BOT
@@ -164,7 +164,7 @@ def test_processes_refuse_the_owner_and_a_superuser(
 def test_the_app_refuses_to_start_as_the_owner(db_url: str, auth_config_for_tests: Any) -> None:
     from litestar.testing import TestClient
 
-    from app.db import PrivilegedLogin
+    from app.dbapi.core import PrivilegedLogin
     from app.server import create_app
 
     app = create_app(database_url=db_url, auth=auth_config_for_tests, pool_size=2)
@@ -332,7 +332,7 @@ def test_the_loader_waits_for_a_connection_slot(
 def test_the_feed_misses_no_change_when_transactions_commit_out_of_order(app_url: str) -> None:
     """T1 writes its event first (a smaller id) but commits after T2: a reader between the
     two commits sees T2's event, and T1's at its next read from the cursor it was given."""
-    reader = BotDb(app_url, "test:feed")
+    reader = SyncDatabase(app_url, "test:feed")
     t1 = psycopg.connect(app_url, autocommit=True, prepare_threshold=None)
     t2 = psycopg.connect(app_url, autocommit=True, prepare_threshold=None)
     try:
@@ -364,7 +364,7 @@ def test_idle_connections_are_released_after_seconds(app_url: str, db_url: str) 
     back to the server after DATABASE_IDLE_SECONDS, keeping one."""
     import asyncio
 
-    from app.db import Database
+    from app.dbapi.aio import Database
 
     def held() -> int:
         with psycopg.connect(db_url) as conn:

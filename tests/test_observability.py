@@ -19,8 +19,8 @@ import httpx
 import pytest
 from psycopg.types.json import Jsonb
 
+from app.dbapi.sync import SyncDatabase
 from app.seed import user_claims
-from app.workers.dbsync import BotDb
 from tests.conftest import ROOT, cli_env, report_figures
 from tests.scratch_cluster import free_port
 from tests.solana import address
@@ -95,8 +95,8 @@ def test_two_workers_log_every_request_and_share_their_metrics(app_url: str) -> 
 def test_domain_figures_count_work_done_outside_the_api(app_url: str) -> None:
     """Trades created by a worker (not through HTTP) show in the API's /metrics."""
     wallet, vault = address(1), address(2)
-    user = BotDb(app_url, "test", role="xorj_api")
-    bot = BotDb(app_url, "test", role="xorj_bot")
+    user = SyncDatabase(app_url, "test", role="xorj_api")
+    bot = SyncDatabase(app_url, "test", role="xorj_bot")
     try:
         user.value("SELECT api.enable_bot(%s)", (vault,), user_claims(wallet))
         with bot.tx() as conn:
@@ -122,8 +122,8 @@ def test_domain_figures_count_work_done_outside_the_api(app_url: str) -> None:
 
 def test_the_bot_serves_its_metrics(app_url: str, tmp_path: Path) -> None:
     wallet, vault = address(1), address(2)
-    user = BotDb(app_url, "test", role="xorj_api")
-    engine = BotDb(app_url, "test", role="xorj_engine")
+    user = SyncDatabase(app_url, "test", role="xorj_api")
+    engine = SyncDatabase(app_url, "test", role="xorj_engine")
     try:
         claims = user_claims(wallet)
         user.value("SELECT api.enable_bot(%s)", (vault,), claims)

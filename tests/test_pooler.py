@@ -239,12 +239,12 @@ def _setup_users(app_url: str, count: int) -> list[tuple[str, str]]:
     completed scoring run of TRADERS, through the api functions as the app login."""
     from psycopg.types.json import Jsonb
 
+    from app.dbapi.sync import SyncDatabase
     from app.seed import user_claims
-    from app.workers.dbsync import BotDb
 
     users = [(address(10 + i), address(200 + i)) for i in range(count)]
-    user = BotDb(app_url, "test:setup", role="xorj_api")
-    engine = BotDb(app_url, "test:setup", role="xorj_engine")
+    user = SyncDatabase(app_url, "test:setup", role="xorj_api")
+    engine = SyncDatabase(app_url, "test:setup", role="xorj_engine")
     try:
         for wallet, vault in users:
             claims = user_claims(wallet)

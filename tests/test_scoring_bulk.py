@@ -13,24 +13,15 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from app import base58
+from app.dbapi.core import facts
+
 N = 100_000
-ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-
-def b58encode(data: bytes) -> str:
-    """Bitcoin/Solana base58 of bytes (leading zero bytes become '1')."""
-    n = int.from_bytes(data, "big")
-    out = []
-    while n:
-        n, r = divmod(n, 58)
-        out.append(ALPHABET[r])
-    pad = len(data) - len(data.lstrip(b"\0"))
-    return "1" * pad + "".join(reversed(out))
 
 
 def wallet(i: int) -> str:
     """A Solana-shaped public key for index i: base58 of a 32-byte digest (32..44 chars)."""
-    return b58encode(hashlib.sha256(f"xorj-bulk-{i}".encode()).digest())
+    return base58.encode(hashlib.sha256(f"xorj-bulk-{i}".encode()).digest())
 
 
 # The ten best scores, placed at scattered indexes; two of them tie (their wallets are
@@ -172,7 +163,8 @@ def test_bad_last_element_saves_nothing(db_url: str, app_url: str) -> None:
         error = caught.value
         assert error.sqlstate == "XJ422"
         assert error.diag.column_name == "scores[99999].wallet_address"
-        assert error.diag.message_detail == "scores[99999].wallet_address: not a Solana address"
+        assert facts(error)["text"] == "scores[99999].wallet_address: not a Solana address"
+        assert facts(error)["index"] == 99999
         assert "scores[99999]" in error.diag.message_primary
 
         (count,) = conn.execute("SELECT count(*) FROM xorj.trader_scores").fetchone()

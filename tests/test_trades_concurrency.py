@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from app.dbapi.core import facts
 from tests.solana import address, signature
 
 VAULT = address(200)
@@ -106,7 +107,7 @@ def test_100_creates_for_one_pair_leave_one_in_flight(db_url: str, app_url: str)
     assert {e.sqlstate for e in refused} == {"XJ409"}
     assert {e.diag.constraint_name for e in refused} == {"trade_in_flight"}
     winner = created[0][1]["id"]
-    assert all(winner in (e.diag.message_detail or "") for e in refused)
+    assert all(facts(e)["conflicting_trade_id"] == winner for e in refused)
     assert _trade_count(db_url) == 1
 
 

@@ -153,7 +153,7 @@ def bench_ranked(url: str) -> tuple[float, float]:
 
 
 def bench_prepared(url: str, n: int = 2000) -> tuple[float, float]:
-    from app.db import PRELUDE, prelude_params
+    from app.dbapi.core import PRELUDE, prelude_params
 
     wallet = address(1)
     params = prelude_params("xorj_api", {"wallet_address": wallet}, "bench", 30000)
