@@ -14,6 +14,34 @@ import psycopg
 
 from app.dbapi.core import CONFLICT, INVALID, NOT_FOUND, REFUSED, STALE, facts
 
+# Class 22 (data exception): every code PostgreSQL defines is a value the database could
+# not take, 422. Reached only by direct SQL or a value no check of the app foresaw (the
+# api functions refuse bad input with XJ422 first).
+# fmt: off
+DATA_EXCEPTIONS = (
+    "22000", "22001", "22002", "22003", "22004", "22005", "22007", "22008", "22009",
+    "2200B", "2200C", "2200D", "2200F", "2200G", "2200H", "2200L", "2200M", "2200N",
+    "2200S", "2200T", "22010", "22011", "22012", "22013", "22014", "22015", "22016",
+    "22018", "22019", "2201B", "2201E", "2201F", "2201G", "2201W", "2201X", "22021",
+    "22022", "22023", "22024", "22025", "22026", "22027", "2202E", "2202G", "2202H",
+    "22030", "22031", "22032", "22033", "22034", "22035", "22036", "22037", "22038",
+    "22039", "2203A", "2203B", "2203C", "2203D", "2203E", "2203F", "2203G", "22P01",
+    "22P02", "22P03", "22P04", "22P05", "22P06",
+)
+# fmt: on
+# Class 23 (integrity constraint violation): a value that breaks a check or not-null
+# rule is 422; one that collides with other rows (unique, foreign key, exclusion,
+# restrict) is 409.
+INTEGRITY_VIOLATIONS = {
+    "23000": 409,  # integrity_constraint_violation
+    "23001": 409,  # restrict_violation
+    "23502": 422,  # not_null_violation
+    "23503": 409,  # foreign_key_violation
+    "23505": 409,  # unique_violation
+    "23514": 422,  # check_violation
+    "23P01": 409,  # exclusion_violation
+}
+
 # Exact SQLSTATEs first, then classes (the first two characters).
 SQLSTATE_STATUS: dict[str, int] = {
     INVALID: 422,  # invalid input
@@ -21,16 +49,8 @@ SQLSTATE_STATUS: dict[str, int] = {
     CONFLICT: 409,  # conflict
     STALE: 412,  # stale version
     REFUSED: 409,  # refused state change
-    "23505": 409,  # unique_violation
-    "23503": 409,  # foreign_key_violation
-    "23514": 422,  # check_violation
-    "23502": 422,  # not_null_violation
-    "22P02": 422,  # invalid_text_representation
-    "22003": 422,  # numeric_value_out_of_range
-    "22023": 422,  # invalid_parameter_value
-    "22007": 422,  # invalid_datetime_format
-    "22008": 422,  # datetime_field_overflow
-    "22001": 422,  # string_data_right_truncation
+    **dict.fromkeys(DATA_EXCEPTIONS, 422),
+    **INTEGRITY_VIOLATIONS,
     "42501": 403,  # insufficient_privilege
     "40001": 503,  # serialization_failure: retry
     "40P01": 503,  # deadlock_detected: retry
@@ -38,6 +58,8 @@ SQLSTATE_STATUS: dict[str, int] = {
 }
 SQLSTATE_CLASS_STATUS: dict[str, int] = {
     "08": 503,  # connection exception
+    "22": 422,  # data exception (a code newer than this table)
+    "23": 409,  # integrity constraint violation (a code newer than this table)
     "53": 503,  # insufficient resources
     "57": 503,  # operator intervention (shutdown)
 }
@@ -110,7 +132,10 @@ def from_database(exc: psycopg.Error) -> ApiError:
     """The ApiError of a database error (its SQLSTATE through the table)."""
     diag = exc.diag
     sqlstate = exc.sqlstate
-    # A connection lost mid-request carries no SQLSTATE: the database is unreachable.
+    # A connection lost mid-request carries no SQLSTATE: the database is unreachable. A
+    # value the driver itself cannot send (text with NUL) is 22021, as the server would say.
+    if sqlstate is None and isinstance(exc, psycopg.DataError):
+        sqlstate = "22021"
     status = (
         503
         if sqlstate is None and isinstance(exc, psycopg.OperationalError)

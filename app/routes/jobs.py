@@ -11,10 +11,13 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, post
-from litestar.params import Body, Parameter
+from litestar.params import Body as BodyParam
+from litestar.params import Parameter
 
 from app.dbapi import jobs
 from app.routes.common import DEPENDENCIES, MAX_SECONDS, Db, bot_only
+from app.routes.inputs import Body
+from app.routes.openapi import errors
 
 JobId = Annotated[UUID, Parameter(description="The execution job's id")]
 
@@ -37,23 +40,23 @@ class ReapedJobs(msgspec.Struct):
     reaped: list[ExecutionJob]
 
 
-class CreateJobBody(msgspec.Struct, forbid_unknown_fields=True):
+class CreateJobBody(Body):
     trigger_reason: Annotated[
         str, msgspec.Meta(description="SCHEDULED_RUN, MANUAL_TRIGGER or RECOVERY_RUN")
     ]
     parameters: dict[str, Any] | None = None
 
 
-class WorkerBody(msgspec.Struct, forbid_unknown_fields=True):
+class WorkerBody(Body):
     worker_id: str
 
 
-class FailJobBody(msgspec.Struct, forbid_unknown_fields=True):
+class FailJobBody(Body):
     error: str
     worker_id: str | None = None
 
 
-class ReapBody(msgspec.Struct, forbid_unknown_fields=True):
+class ReapBody(Body):
     stale_after_seconds: Annotated[int, msgspec.Meta(gt=0, le=MAX_SECONDS)]
 
 
@@ -65,11 +68,14 @@ class ExecutionJobController(Controller):
     path = "/internal/execution-jobs"
     guards = (bot_only,)
     dependencies = DEPENDENCIES
+    tags = ("jobs",)
 
     @post("/", status_code=201, summary="Create an execution job (PENDING)")
     async def create_execution_job(
-        self, db: Db, data: Annotated[CreateJobBody, Body()]
+        self, db: Db, data: Annotated[CreateJobBody, BodyParam()]
     ) -> ExecutionJob:
+        """A new execution job, PENDING, with its trigger reason and parameters (any JSON
+        object, nested at most 32 levels)."""
         return _job(await db.run(jobs.create(data.trigger_reason, data.parameters)))
 
     @post(
@@ -77,7 +83,11 @@ class ExecutionJobController(Controller):
         status_code=200,
         summary="Fail the RUNNING jobs whose heartbeat is older than stale_after_seconds",
     )
-    async def reap_execution_jobs(self, db: Db, data: Annotated[ReapBody, Body()]) -> ReapedJobs:
+    async def reap_execution_jobs(
+        self, db: Db, data: Annotated[ReapBody, BodyParam()]
+    ) -> ReapedJobs:
+        """Fail every RUNNING job whose heartbeat is older than stale_after_seconds (its
+        worker is gone); the jobs failed are returned."""
         reaped = await db.run(jobs.reap(timedelta(seconds=data.stale_after_seconds)))
         return ReapedJobs([_job(job) for job in reaped])
 
@@ -85,38 +95,48 @@ class ExecutionJobController(Controller):
         "/{job_id:uuid}/start",
         status_code=200,
         summary="Start a job (PENDING -> RUNNING), held by worker_id",
+        responses=errors(409),
     )
     async def start_execution_job(
-        self, db: Db, job_id: JobId, data: Annotated[WorkerBody, Body()]
+        self, db: Db, job_id: JobId, data: Annotated[WorkerBody, BodyParam()]
     ) -> ExecutionJob:
+        """PENDING -> RUNNING, held by worker_id (409 if the job is in another state)."""
         return _job(await db.run(jobs.start(job_id, data.worker_id)))
 
     @post(
         "/{job_id:uuid}/heartbeat",
         status_code=200,
         summary="The worker holding a RUNNING job is alive",
+        responses=errors(409),
     )
     async def heartbeat_execution_job(
-        self, db: Db, job_id: JobId, data: Annotated[WorkerBody, Body()]
+        self, db: Db, job_id: JobId, data: Annotated[WorkerBody, BodyParam()]
     ) -> ExecutionJob:
+        """The worker holding the RUNNING job is alive (409 if another worker holds it or
+        the job is not RUNNING)."""
         return _job(await db.run(jobs.heartbeat(job_id, data.worker_id)))
 
     @post(
         "/{job_id:uuid}/complete",
         status_code=200,
         summary="Complete a RUNNING job (by the worker holding it)",
+        responses=errors(409),
     )
     async def complete_execution_job(
-        self, db: Db, job_id: JobId, data: Annotated[WorkerBody, Body()]
+        self, db: Db, job_id: JobId, data: Annotated[WorkerBody, BodyParam()]
     ) -> ExecutionJob:
+        """RUNNING -> COMPLETED by the worker holding it (409 otherwise)."""
         return _job(await db.run(jobs.complete(job_id, data.worker_id)))
 
     @post(
         "/{job_id:uuid}/fail",
         status_code=200,
         summary="Fail a PENDING or RUNNING job with the reason",
+        responses=errors(409),
     )
     async def fail_execution_job(
-        self, db: Db, job_id: JobId, data: Annotated[FailJobBody, Body()]
+        self, db: Db, job_id: JobId, data: Annotated[FailJobBody, BodyParam()]
     ) -> ExecutionJob:
+        """PENDING or RUNNING -> FAILED with the reason (409 from another state, or when
+        worker_id is given and another worker holds the job)."""
         return _job(await db.run(jobs.fail(job_id, data.error, data.worker_id)))

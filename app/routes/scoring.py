@@ -14,10 +14,13 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.params import Body, Parameter
+from litestar.params import Body as BodyParam
+from litestar.params import Parameter
 
 from app.dbapi import scoring
 from app.routes.common import DEPENDENCIES, Db, Limit, Offset, engine_only, service_only
+from app.routes.inputs import Body, check_bulk
+from app.routes.openapi import errors
 
 RunId = Annotated[UUID, Parameter(description="The scoring run's id")]
 
@@ -58,7 +61,7 @@ class RunScores(msgspec.Struct):
     offset: int
 
 
-class CompleteRunBody(msgspec.Struct, forbid_unknown_fields=True):
+class CompleteRunBody(Body):
     scores: Annotated[
         list[Any],
         msgspec.Meta(
@@ -76,8 +79,12 @@ class CompleteRunBody(msgspec.Struct, forbid_unknown_fields=True):
         ),
     ] = False
 
+    # Up to 100,000 scores: checked by check_bulk in the handler, on their JSON text,
+    # rather than value by value here.
+    __bulk__ = ("scores",)
 
-class FailRunBody(msgspec.Struct, forbid_unknown_fields=True):
+
+class FailRunBody(Body):
     error: str
 
 
@@ -93,6 +100,7 @@ def _traders(rows: list[tuple[Any, ...]]) -> list[Trader]:
 class ScoringController(Controller):
     path = "/internal"
     dependencies = DEPENDENCIES
+    tags = ("scoring",)
 
     @post(
         "/scoring-runs",
@@ -101,6 +109,7 @@ class ScoringController(Controller):
         summary="Create a scoring run (PENDING)",
     )
     async def create_scoring_run(self, db: Db) -> ScoringRun:
+        """A new scoring run, PENDING."""
         return _run(await db.run(scoring.create_run()))
 
     @post(
@@ -108,8 +117,10 @@ class ScoringController(Controller):
         guards=[engine_only],
         status_code=200,
         summary="Start a scoring run (PENDING -> RUNNING)",
+        responses=errors(409),
     )
     async def start_scoring_run(self, db: Db, run_id: RunId) -> ScoringRun:
+        """PENDING -> RUNNING (409 from another state)."""
         return _run(await db.run(scoring.start_run(run_id)))
 
     @post(
@@ -117,12 +128,18 @@ class ScoringController(Controller):
         guards=[engine_only],
         status_code=200,
         summary="Complete a RUNNING run with all its scores, in one transaction",
+        responses=errors(409),
     )
     async def complete_scoring_run(
-        self, db: Db, run_id: RunId, data: Annotated[CompleteRunBody, Body()]
+        self, db: Db, run_id: RunId, data: Annotated[CompleteRunBody, BodyParam()]
     ) -> CompletedScoringRun:
+        """RUNNING -> COMPLETED with all its scores, in one transaction: the first invalid
+        score refuses the whole batch (422 naming scores[i].field); a run in another state
+        is refused (409)."""
         # The scores go as JSON text: the database checks each element.
-        scores = msgspec.json.encode(data.scores).decode()
+        encoded = msgspec.json.encode(data.scores)
+        check_bulk("scores", data.scores, encoded)
+        scores = encoded.decode()
         result = await db.run(scoring.complete_run(run_id, scores, data.allow_empty))
         return msgspec.convert(result, CompletedScoringRun, strict=False)
 
@@ -131,10 +148,12 @@ class ScoringController(Controller):
         guards=[engine_only],
         status_code=200,
         summary="Fail a PENDING or RUNNING run with the reason",
+        responses=errors(409),
     )
     async def fail_scoring_run(
-        self, db: Db, run_id: RunId, data: Annotated[FailRunBody, Body()]
+        self, db: Db, run_id: RunId, data: Annotated[FailRunBody, BodyParam()]
     ) -> ScoringRun:
+        """PENDING or RUNNING -> FAILED with the reason (409 from another state)."""
         return _run(await db.run(scoring.fail_run(run_id, data.error)))
 
     @get(
@@ -145,6 +164,8 @@ class ScoringController(Controller):
     async def run_scores(
         self, db: Db, run_id: RunId, limit: Limit = 100, offset: Offset = 0
     ) -> RunScores:
+        """The scores of one run, best first, paged by limit and offset (404 if there is no
+        such run)."""
         rows = await db.run(scoring.run_scores(run_id, limit, offset))
         return RunScores(run_id, _traders(rows), limit, offset)
 
@@ -154,6 +175,8 @@ class ScoringController(Controller):
         summary="The ranked traders of the latest completed run, best first (FR-1.2)",
     )
     async def ranked_traders(self, db: Db, limit: Limit = 100, offset: Offset = 0) -> RankedTraders:
+        """The traders of the latest COMPLETED run, best first (FR-1.2); run_id null and
+        no trader when no run has completed yet."""
         rows = await db.run(scoring.ranked_traders(limit, offset))
         run_id, completed_at = (rows[0][4], rows[0][5]) if rows else (None, None)
         return RankedTraders(run_id, completed_at, _traders(rows), limit, offset)

@@ -4,9 +4,9 @@ rule (status moves, duplicates, ranges) is the database's, and the trade counter
 app/metrics.py are counted here (created, replayed, refused as duplicates, moved,
 handed out for recovery).
 
-Python only checks JSON types: a u64 amount is a JSON integer or a string of ASCII digits
-(JavaScript cannot send integers above 2^53 exactly), passed on as a Decimal; whether it
-fits 0..2^64-1 is the database's to say (XJ422 naming the field).
+Python only checks the form of an amount (a JSON integer or a string of ASCII digits,
+never a number with a fraction or an exponent: app/routes/amounts.py), passed on exactly
+as a Decimal; whether it fits 0..2^64-1 is the database's to say (XJ422 naming the field).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, Parameter
+from litestar.params import Body as BodyParam
+from litestar.params import Parameter
 
 from app.dbapi import trades
 from app.errors import ApiError
 from app.metrics import Metrics
-from app.routes.amounts import Amount, amount, decimal
+from app.routes.amounts import AmountInput, AmountString, amount, decimal
 from app.routes.common import (
     DEPENDENCIES,
     INT32_MAX,
@@ -36,6 +37,8 @@ from app.routes.common import (
     Offset,
     bot_only,
 )
+from app.routes.inputs import Body
+from app.routes.openapi import errors
 
 TradeId = Annotated[UUID, Parameter(description="The trade's id")]
 
@@ -50,12 +53,12 @@ class Trade(msgspec.Struct):
     status: str
     from_token_address: str
     to_token_address: str
-    amount_in: str
-    expected_amount_out: str
-    actual_amount_out: str | None
+    amount_in: AmountString
+    expected_amount_out: AmountString
+    actual_amount_out: AmountString | None
     transaction_signature: str | None
     slippage_realized: float | None
-    gas_fee: str | None
+    gas_fee: AmountString | None
     error_message: str | None
     submitted_at: datetime | None
     completed_at: datetime | None
@@ -94,27 +97,17 @@ class TradeEvents(msgspec.Struct):
     events: list[TradeEvent]
 
 
-class TradeConflict(msgspec.Struct):
-    """The body of a 409 refusing a trade creation (with the error fields)."""
-
-    success: bool
-    error: str
-    code: str
-    rule: str
-    conflicting_trade_id: str | None = None
-
-
-class CreateTradeBody(msgspec.Struct, forbid_unknown_fields=True):
+class CreateTradeBody(Body):
     job_id: UUID
     user_vault_address: str
     client_order_id: str
     from_token_address: str
     to_token_address: str
-    amount_in: Amount
-    expected_amount_out: Amount
+    amount_in: AmountInput
+    expected_amount_out: AmountInput
 
 
-class SubmittedBody(msgspec.Struct, forbid_unknown_fields=True):
+class SubmittedBody(Body):
     transaction_signature: str
     # The last block height at which the signed transaction can land; a recovering bot
     # fails the trade as expired once the chain has passed it.
@@ -124,15 +117,21 @@ class SubmittedBody(msgspec.Struct, forbid_unknown_fields=True):
     worker_id: str | None = None
 
 
-class ConfirmedBody(msgspec.Struct, forbid_unknown_fields=True):
-    actual_amount_out: Amount
-    slippage_realized: float | None = None
-    gas_fee: Amount | None = None
+class ConfirmedBody(Body):
+    actual_amount_out: AmountInput
+    slippage_realized: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="The realized slippage in percent; computed by the database from "
+            "the expected and actual amounts when absent"
+        ),
+    ] = None
+    gas_fee: AmountInput | None = None
 
 
-class FailedBody(msgspec.Struct, forbid_unknown_fields=True):
+class FailedBody(Body):
     error_message: str
-    gas_fee: Amount | None = None
+    gas_fee: AmountInput | None = None
 
 
 def _trade(value: dict[str, Any]) -> Trade:
@@ -147,17 +146,11 @@ def _change(counters: Metrics, answer: tuple[bool, dict[str, Any]]) -> TradeChan
     return TradeChange(changed, _trade(trade))
 
 
-CONFLICT_SPEC = ResponseSpec(
-    TradeConflict,
-    description="Refused: rule trade_in_flight, recent_repeat, idempotency_key_reused, "
-    "bot_not_enabled or job_not_running; conflicting_trade_id names the trade in the way",
-)
-
-
 class TradeController(Controller):
     path = "/internal/trades"
     guards = (bot_only,)
     dependencies = DEPENDENCIES
+    tags = ("trades",)
 
     @post(
         "/",
@@ -165,12 +158,17 @@ class TradeController(Controller):
         summary="Create a trade (PENDING): 201 new, 200 idempotent replay, 409 duplicate",
         responses={
             200: ResponseSpec(TradeCreated, description="An idempotent replay: the existing trade"),
-            409: CONFLICT_SPEC,
+            **errors(404, 409),
         },
     )
     async def create_trade(
-        self, db: Db, counters: Counters, data: Annotated[CreateTradeBody, Body()]
+        self, db: Db, counters: Counters, data: Annotated[CreateTradeBody, BodyParam()]
     ) -> Response[TradeCreated]:
+        """Create a trade, PENDING, for a RUNNING job and an enabled vault. The same
+        (vault, client_order_id) again with the same content is an idempotent replay (200,
+        the existing trade); with other content, or a trade of the same pair already in
+        flight, or the same pair and amount within the repeat window, it is refused (409
+        with rule and conflicting_trade_id). 404: no such job."""
         call = trades.create(
             job_id=data.job_id,
             vault=data.user_vault_address,
@@ -204,6 +202,8 @@ class TradeController(Controller):
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> TradeList:
+        """Trades filtered by status and/or vault, newest first, paged by limit and
+        offset (for operators and the bot)."""
         found = await db.run(trades.listing(status, vault, limit, offset))
         return TradeList([_trade(trade) for trade in found])
 
@@ -225,6 +225,8 @@ class TradeController(Controller):
         ] = 0,
         limit: Annotated[int, Parameter(ge=INT32_MIN, le=INT32_MAX)] = 1000,
     ) -> TradeList:
+        """What a restarting bot resolves (FR-2.5): every SUBMITTED trade, oldest first,
+        then the PENDING trades older than pending_older_than_seconds."""
         older = timedelta(seconds=pending_older_than_seconds)
         found = await db.run(trades.to_recover(older, limit))
         counters.recoveries.inc(len(found))
@@ -232,10 +234,13 @@ class TradeController(Controller):
 
     @get("/{trade_id:uuid}", summary="One trade")
     async def get_trade(self, db: Db, trade_id: TradeId) -> Trade:
+        """One trade by id (404 if there is none)."""
         return _trade(await db.run(trades.get(trade_id)))
 
     @get("/{trade_id:uuid}/events", summary="The audit trail of a trade, oldest first")
     async def trade_events(self, db: Db, trade_id: TradeId) -> TradeEvents:
+        """Every status change of a trade, oldest first, with who made it (404 if there
+        is no such trade)."""
         found = await db.run(trades.events(trade_id))
         return TradeEvents([msgspec.convert(e, TradeEvent, strict=False) for e in found])
 
@@ -243,10 +248,19 @@ class TradeController(Controller):
         "/{trade_id:uuid}/submitted",
         status_code=200,
         summary="PENDING -> SUBMITTED with the transaction signature",
+        responses=errors(409),
     )
     async def trade_submitted(
-        self, db: Db, counters: Counters, trade_id: TradeId, data: Annotated[SubmittedBody, Body()]
+        self,
+        db: Db,
+        counters: Counters,
+        trade_id: TradeId,
+        data: Annotated[SubmittedBody, BodyParam()],
     ) -> TradeChange:
+        """Record the signed transaction's signature and last valid block height:
+        PENDING -> SUBMITTED. Record them BEFORE broadcasting the transaction, so that a
+        crash after the broadcast leaves a trade whose signature is known. The same
+        signature again is a no-op (changed false); another one, or another state, 409."""
         call = trades.mark_submitted(
             trade_id, data.transaction_signature, data.last_valid_block_height, data.worker_id
         )
@@ -256,10 +270,19 @@ class TradeController(Controller):
         "/{trade_id:uuid}/confirmed",
         status_code=200,
         summary="SUBMITTED -> CONFIRMED with what landed on chain",
+        responses=errors(409),
     )
     async def trade_confirmed(
-        self, db: Db, counters: Counters, trade_id: TradeId, data: Annotated[ConfirmedBody, Body()]
+        self,
+        db: Db,
+        counters: Counters,
+        trade_id: TradeId,
+        data: Annotated[ConfirmedBody, BodyParam()],
     ) -> TradeChange:
+        """SUBMITTED -> CONFIRMED with the amount delivered, the fee and (or else the
+        database computes it) the realized slippage. Amounts: JSON integers or strings
+        of digits, 0..2^64-1. Again with the same values: a no-op; a trade in another
+        state: 409."""
         call = trades.mark_confirmed(
             trade_id,
             amount("actual_amount_out", data.actual_amount_out),
@@ -272,9 +295,16 @@ class TradeController(Controller):
         "/{trade_id:uuid}/failed",
         status_code=200,
         summary="PENDING or SUBMITTED -> FAILED with the reason",
+        responses=errors(409),
     )
     async def trade_failed(
-        self, db: Db, counters: Counters, trade_id: TradeId, data: Annotated[FailedBody, Body()]
+        self,
+        db: Db,
+        counters: Counters,
+        trade_id: TradeId,
+        data: Annotated[FailedBody, BodyParam()],
     ) -> TradeChange:
+        """PENDING or SUBMITTED -> FAILED with the reason (and the fee paid, if any). A
+        CONFIRMED trade is never failed (409)."""
         call = trades.mark_failed(trade_id, data.error_message, amount("gas_fee", data.gas_fee))
         return _change(counters, await db.run(call))

@@ -15,13 +15,15 @@ from litestar.params import FromQuery, JSONBody
 from app.dbapi import bots, settings
 from app.errors import ApiError, now_iso
 from app.routes.common import DEPENDENCIES, Db, Door, principal, request_id, user_only
+from app.routes.inputs import Body
+from app.routes.openapi import errors
 
 
 class Configuration(msgspec.Struct):
     risk_profile: str
     slippage_tolerance: float
     enabled: bool
-    max_trade_amount: float | int | None
+    max_trade_amount: float | None
 
 
 class BotStatus(msgspec.Struct):
@@ -36,7 +38,7 @@ class BotStatus(msgspec.Struct):
     circuit_breakers: dict[str, Any]
 
 
-class EnableBody(msgspec.Struct, forbid_unknown_fields=True):
+class EnableBody(Body):
     vaultAddress: str | None = None
 
 
@@ -53,11 +55,11 @@ class BotChange(msgspec.Struct):
 class UserSettings(msgspec.Struct):
     walletAddress: str
     riskProfile: str
-    maxDrawdownLimit: float | int
-    positionSizePercent: float | int
+    maxDrawdownLimit: float
+    positionSizePercent: float
     stopLossEnabled: bool
     takeProfitEnabled: bool
-    investmentAmount: float | int | None
+    investmentAmount: float | None
     lastUpdated: str
     createdAt: str
     version: int
@@ -70,7 +72,7 @@ class SettingsEnvelope(msgspec.Struct):
     requestId: str | None
 
 
-class SettingsFields(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class SettingsFields(Body, omit_defaults=True):
     maxDrawdownLimit: Any = msgspec.UNSET
     positionSizePercent: Any = msgspec.UNSET
     stopLossEnabled: Any = msgspec.UNSET
@@ -79,7 +81,7 @@ class SettingsFields(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
     investmentAmount: Any = msgspec.UNSET
 
 
-class SettingsBody(msgspec.Struct, forbid_unknown_fields=True):
+class SettingsBody(Body):
     """The original POST body: fields may come at the top or inside `settings`. Values
     are checked by the database (types, ranges), which names the field it refuses."""
 
@@ -165,40 +167,59 @@ class UserController(Controller):
     path = "/api"
     guards = (user_only,)
     dependencies = DEPENDENCIES
+    tags = ("user",)
 
     @get("/bot/status", summary="The caller's bot: state, configuration, performance")
     async def bot_status(self, db: Db) -> BotStatus:
+        """The caller's bot, from the database: active or stopped, its vault, whether it
+        can trade, its configuration (the risk settings), its performance and circuit
+        breakers from its trades."""
         return _bot_status(await db.run(bots.status()))
 
     @post(
         "/bot/enable",
         status_code=200,
         summary="Enable the caller's bot, optionally registering its vault",
+        responses=errors(409),
     )
     async def enable_bot(
         self, request: Request, db: Db, data: JSONBody[EnableBody | None] = None
     ) -> BotChange:
+        """Enable the caller's bot; with vaultAddress, register (or change) its vault. The
+        body is optional. A vault registered to another wallet is refused (409)."""
         return await _change(request, db, True, data.vaultAddress if data else None)
 
     @post("/bot/disable", status_code=200, summary="Disable the caller's bot")
     async def disable_bot(self, request: Request, db: Db) -> BotChange:
+        """Disable the caller's bot (again: changed false)."""
         return await _change(request, db, False, None)
 
     @get("/user/settings", summary="The caller's risk settings (data null if never saved)")
     async def get_settings(
         self, request: Request, db: Db, walletAddress: FromQuery[str | None] = None
     ) -> Response[SettingsEnvelope]:
+        """The caller's risk settings (data null if never saved), with their version as
+        ETag. walletAddress, when given, must be the token's wallet (403)."""
         _own_wallet(request, walletAddress)
         return _settings_response(request, await db.run(settings.get()))
 
-    @post("/user/settings", summary="Save the caller's risk settings")
+    @post(
+        "/user/settings",
+        status_code=200,
+        summary="Save the caller's risk settings",
+        responses=errors(412),
+    )
     async def post_settings(
         self, request: Request, db: Db, data: JSONBody[SettingsBody]
     ) -> Response[SettingsEnvelope]:
+        """Save some or all of the caller's risk settings (fields at the top or inside
+        `settings`); the database checks each value (422 naming the field). With
+        If-Match: "<version>", a save over a newer version is refused (412)."""
         return await _save(request, db, data)
 
-    @put("/user/settings", summary="Save the caller's risk settings")
+    @put("/user/settings", summary="Save the caller's risk settings", responses=errors(412))
     async def put_settings(
         self, request: Request, db: Db, data: JSONBody[SettingsBody]
     ) -> Response[SettingsEnvelope]:
+        """The same as POST /api/user/settings."""
         return await _save(request, db, data)
