@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Litestar, Request, Response
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import (
@@ -34,8 +36,6 @@ from litestar.middleware import (
     DefineMiddleware,
 )
 from litestar.middleware._utils import should_bypass_middleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import config as app_config
@@ -44,6 +44,8 @@ from app.dbapi.aio import Database
 from app.errors import ApiError
 from app.metrics import Metrics
 from app.routes.common import request_id
+from app.routes.inputs import FIELD_MESSAGE, MAX_DEPTH, JsonRequest, check_query
+from app.routes.openapi import AmountSchema, assets_router, finalize, openapi_config
 
 log = logging.getLogger("xorj.api")
 access_log = logging.getLogger("xorj.access")
@@ -165,16 +167,49 @@ def handle_not_authorized(request: Request, exc: NotAuthorizedException) -> Resp
 
 
 def handle_validation(request: Request, exc: ValidationException) -> Response:
-    problems = exc.extra if isinstance(exc.extra, list) else []
-    detail = (
-        "; ".join(
-            f"{p.get('key') or p.get('source') or 'body'}: {p.get('message')}"
-            for p in problems
-            if isinstance(p, dict)
-        )
-        or exc.detail
+    """400 naming the input: the body field (from msgspec's location, or from the
+    message of app.routes.inputs), the query parameter or the path parameter."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    problems = [p for p in extra if isinstance(p, dict)]
+    field = None
+    parts = []
+    for problem in problems:
+        message = str(problem.get("message") or "")
+        name, message = _field_of(message, problem.get("key"))
+        field = field or name
+        parts.append(f"{name or problem.get('source') or 'body'}: {message}")
+    detail = "; ".join(parts) or exc.detail
+    if field and parts:
+        message = f"{field}: {parts[0].split(': ', 1)[1]}"
+    else:
+        message = parts[0] if parts else exc.detail
+    return _error_response(
+        request, ApiError(400, "bad_request", message, detail=detail, field=field)
     )
-    return _error_response(request, ApiError(400, "bad_request", exc.detail, detail=detail))
+
+
+_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`")
+_AT = re.compile(r" - at `\$(?P<where>[^`]*)`$")
+
+
+def _field_of(message: str, key: Any) -> tuple[str | None, str]:
+    """The input a validation message is about, and the message without its location.
+    A body's location is `$.data...` (Litestar's name of the body), a parameter's its
+    own name (the problem's key)."""
+    where = ""
+    if found := _AT.search(message):
+        where = found["where"]
+        message = message[: found.start()]
+    if where.startswith(".data"):
+        where = where[len(".data") :]
+    elif key and key != "data":
+        where = f".{key}{where}"
+    if own := FIELD_MESSAGE.match(message):
+        where = f"{where}.{own['field']}"
+        message = own["reason"]
+    elif unknown := _UNKNOWN.match(message):
+        where = f"{where}.{unknown['field']}"
+    return (where.lstrip(".") or None), message
 
 
 def handle_http(request: Request, exc: HTTPException) -> Response:
@@ -186,6 +221,14 @@ def handle_http(request: Request, exc: HTTPException) -> Response:
     }.get(exc.status_code, "http_error")
     return _error_response(
         request, ApiError(exc.status_code, code, exc.detail, headers=dict(exc.headers or {}))
+    )
+
+
+def handle_too_deep(request: Request, exc: RecursionError) -> Response:
+    """JSON nested beyond what the decoder can follow (thousands of levels)."""
+    return _error_response(
+        request,
+        ApiError(400, "bad_request", f"JSON nested deeper than {MAX_DEPTH} levels", field="body"),
     )
 
 
@@ -204,6 +247,7 @@ def create_app(
 ) -> Litestar:
     from app.migrate import expected_version
     from app.routes import ops
+    from app.routes.history import UserTradesController
     from app.routes.jobs import ExecutionJobController
     from app.routes.scoring import ScoringController
     from app.routes.trades import TradeController
@@ -237,39 +281,46 @@ def create_app(
         route_handlers=[
             *ops.handlers,
             UserController,
+            UserTradesController,
             ScoringController,
             ExecutionJobController,
             TradeController,
+            assets_router(),
         ],
         middleware=[DefineMiddleware(JWTMiddleware, exclude=PUBLIC_PATHS)],
         exception_handlers={
             ApiError: handle_api_error,
             NotAuthorizedException: handle_not_authorized,
             ValidationException: handle_validation,
+            RecursionError: handle_too_deep,
             HTTPException: handle_http,
             Exception: handle_internal,
         },
         lifespan=[lifespan],
         state=_state(database=database, auth=auth, metrics=metrics, expected=expected_version()),
         request_max_body_size=max_body_bytes,
-        openapi_config=OpenAPIConfig(
-            title="xorj-state",
-            version="0.1.0",
-            path="/schema",
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
-                }
-            ),
-            security=[{"BearerToken": []}],
-        ),
+        openapi_config=openapi_config(_version()),
+        plugins=[AmountSchema()],
+        before_request=check_query,
+        request_class=JsonRequest,
         debug=False,
         logging_config=None,  # `xorj serve` configures logging: one JSON line per request
     )
+    # The document, completed once (it is cached and served as it is): app.routes.openapi.
+    finalize(application.plugins.get(OpenAPIPlugin).provide_openapi_schema())
     # Outermost, around Litestar's router and exception handling, so that 404 and 405
     # (which never reach route middleware) get a request id, a log line and metrics too.
     application.asgi_handler = RequestContextMiddleware(application.asgi_handler)
     return application
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xorj-state")
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 def _state(**values: Any):

@@ -36,6 +36,8 @@
 --                       or metrics not an object
 --   not_an_address      wallet_address is not a Solana address
 --   negative            xorj_trust_score is below 0
+--   too_large           xorj_trust_score is above the largest finite double (every
+--                       client reads a score as a JSON number: a double)
 --   duplicate_in_batch  the wallet is already at an earlier index of the same batch;
 --                       "duplicate_of" is that index
 --   already_scored      the run holds the wallet already (sent by an earlier batch)
@@ -355,6 +357,8 @@ BEGIN
                     ARRAY['.xorj_trust_score', format('must be a number, not %s', jsonb_typeof(t.elem -> 'xorj_trust_score')), 'wrong_type']
                 WHEN (t.elem -> 'xorj_trust_score')::numeric < 0 THEN
                     ARRAY['.xorj_trust_score', 'must be 0 or more', 'negative']
+                WHEN (t.elem -> 'xorj_trust_score')::numeric > 1.7976931348623157e308 THEN
+                    ARRAY['.xorj_trust_score', 'must be at most 1.7976931348623157e308, the largest double', 'too_large']
                 WHEN t.elem ? 'metrics' AND jsonb_typeof(t.elem -> 'metrics') <> 'object' THEN
                     ARRAY['.metrics', format('must be a JSON object, not %s', jsonb_typeof(t.elem -> 'metrics')), 'wrong_type']
             END AS problem

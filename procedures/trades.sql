@@ -9,6 +9,8 @@
 --   trades_create.sql       creation and duplicate prevention (api.create_trade)
 --   trades_guard.sql        the guards against direct SQL and the audit trail (triggers
 --                           on xorj.trades; trade_events is append-only)
+--   trades_history.sql      a user's own history (api.my_trades, role xorj_api): the
+--                           registered vault's trades, newest first, by a keyset cursor
 --   trades_list.sql         reading: recovery list, one trade, listings, its events
 --   trades_transitions.sql  the lifecycle moves PENDING -> SUBMITTED -> CONFIRMED,
 --                           PENDING|SUBMITTED -> FAILED (api.mark_trade_*)

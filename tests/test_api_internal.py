@@ -822,7 +822,7 @@ def test_bad_paths_and_bodies_are_json_errors(api: Api) -> None:
         content=b'{"trigger_reason": ',
     )
     body = assert_error(malformed, 400, "bad_request")
-    assert body["message"] == "Input data was truncated"
+    assert body["message"] == "the body is not valid JSON: Input data was truncated"
 
     no_scores = api.post(f"/internal/scoring-runs/{RUN}/complete", {}, who="engine")
     assert_error(no_scores, 400, "bad_request")

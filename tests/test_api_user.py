@@ -424,6 +424,23 @@ def test_an_unknown_setting_is_400_before_the_database(client: TestClient, user:
     assert _settings(client, user(wallet)) is None
 
 
+def test_a_field_given_twice_with_different_values_is_400(client: TestClient, user: Any) -> None:
+    wallet = new_address()
+    for body in (
+        {"riskProfile": "Balanced", "settings": {"riskProfile": []}},
+        {"investmentAmount": 10, "settings": {"investmentAmount": 20}},
+    ):
+        error = _error(client.post(SETTINGS, headers=user(wallet), json=body), 400)
+        assert error["field"] in body, error
+        assert "twice" in error["error"]
+    assert _settings(client, user(wallet)) is None
+    # The same value in both places is one value.
+    same = {"riskProfile": "Aggressive", "settings": {"riskProfile": "Aggressive"}}
+    saved = client.post(SETTINGS, headers=user(wallet), json=same)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["data"]["riskProfile"] == "Aggressive"
+
+
 def test_if_match_optimistic_locking(client: TestClient, user: Any) -> None:
     wallet = new_address()
     first = client.post(

@@ -1,4 +1,6 @@
-"""The trades of the Trade Execution Bot (procedures/trades*.sql); role xorj_bot."""
+"""The trades of the Trade Execution Bot (procedures/trades*.sql); role xorj_bot. A user's
+own trade history (`history`, procedures/trades_history.sql) is role xorj_api's: it acts
+for the wallet of the verified claims and takes no wallet."""
 
 from __future__ import annotations
 
@@ -119,6 +121,19 @@ def listing(
         vault=vault,
         limit=typed(limit, "integer"),
         offset=typed(offset, "integer"),
+    )
+
+
+def history(status: str | None = None, cursor: UUID | str | None = None, limit: int = 50) -> Call:
+    """The caller's trades (its registered vault's), newest first: a page of `limit` after
+    `cursor` (the id of the previous page's last trade; None: the first page), of one
+    status when given: the list as JSON."""
+    return api(
+        "my_trades",
+        shape=COLUMN,
+        status=status,
+        cursor=typed(None if cursor is None else str(cursor), "uuid"),
+        limit=typed(limit, "integer"),
     )
 
 

@@ -155,8 +155,18 @@ async def _save(request: Request, db: Door, data: SettingsBody) -> Response[Sett
         patch.update(msgspec.to_builtins(data.settings))
     for name in ("riskProfile", "investmentAmount"):
         value = getattr(data, name)
-        if value is not msgspec.UNSET:
-            patch[name] = value
+        if value is msgspec.UNSET:
+            continue
+        if name in patch and patch[name] != value:
+            # Which one was meant? Neither is dropped silently.
+            raise ApiError(
+                400,
+                "bad_request",
+                f"{name} is given twice, at the top and inside settings, with different values",
+                hint="Send each field once.",
+                field=name,
+            )
+        patch[name] = value
     # The patch goes as JSON text: the database checks each value.
     patch_json = msgspec.json.encode(patch).decode()
     saved = await db.run(settings.update(patch_json, _expected_version(request)))

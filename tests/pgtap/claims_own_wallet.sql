@@ -17,7 +17,8 @@ CREATE TEMP TABLE b_before AS
            (SELECT count(*) FROM xorj.bot_state_events WHERE user_id = tests.addr(2)) AS events;
 
 -- No function of xorj_api takes a wallet: its arguments are a vault, a patch and a
--- version, pages and a run.
+-- version, pages and a run, and a trade status and cursor (api.my_trades, which looks
+-- the cursor up among the caller's own trades only).
 SELECT is_empty(
     $$SELECT p.oid::regprocedure, a.name
         FROM pg_proc p
@@ -29,7 +30,7 @@ SELECT is_empty(
          AND has_function_privilege('xorj_api', p.oid, 'EXECUTE')
          AND a.mode IN ('i', 'b', 'v')
          AND a.name NOT IN ('p_vault_address', 'p_patch', 'p_expected_version',
-                            'p_limit', 'p_offset', 'p_run_id')$$,
+                            'p_limit', 'p_offset', 'p_run_id', 'p_status', 'p_cursor')$$,
     'no function xorj_api may call takes a wallet (or any other caller-chosen identity) as an argument');
 
 -- As A.

@@ -7,7 +7,7 @@
 -- 42501 of the claims a "reason"; the 40001 of a save that keeps losing its race
 -- "attempts". PostgreSQL's own errors keep their native DETAIL (no facts).
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 -- The facts of the refusal a statement raises (NULL when its DETAIL is not a JSON object).
 CREATE FUNCTION pg_temp.facts(p_sql text) RETURNS jsonb
@@ -111,6 +111,11 @@ SELECT is(pg_temp.facts(format($$SELECT api.complete_scoring_run(%L, '[{"wallet_
           '{"text": "scores[0].xorj_trust_score: must be 0 or more", "field": "scores[0].xorj_trust_score",
             "index": 0, "reason": "negative"}'::jsonb,
           'a negative score: reason negative');
+SELECT is(pg_temp.facts(format($$SELECT api.complete_scoring_run(%L, '[{"wallet_address": "%s", "xorj_trust_score": 1%s}]')$$,
+                               :'r', tests.addr(3), repeat('0', 400))),
+          '{"text": "scores[0].xorj_trust_score: must be at most 1.7976931348623157e308, the largest double",
+            "field": "scores[0].xorj_trust_score", "index": 0, "reason": "too_large"}'::jsonb,
+          'a score no double can hold (10^400): reason too_large');
 SELECT is(jsonb_typeof(pg_temp.facts(format($$SELECT api.add_scoring_scores(%L, %L, 2147483647)$$, :'r',
               '[{"wallet_address": "x", "xorj_trust_score": 1}]')) -> 'index'), 'number',
           'the index is a JSON number');

@@ -14,6 +14,7 @@ CREATE TEMP VIEW can_execute AS
 SELECT set_eq($$SELECT fn FROM can_execute WHERE rolname = 'xorj_api'$$,
     ARRAY['api.bot_status()', 'api.enable_bot(text)', 'api.disable_bot()',
           'api.get_user_settings()', 'api.update_user_settings(jsonb,bigint)',
+          'api.my_trades(text,uuid,integer)',
           'api.ranked_traders(integer,integer)', 'api.run_scores(uuid,integer,integer)'],
     'xorj_api executes exactly the user functions and the rankings');
 SELECT set_eq($$SELECT fn FROM can_execute WHERE rolname = 'xorj_engine'$$,

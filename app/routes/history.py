@@ -1,0 +1,94 @@
+"""A user's own trade history (GET /api/bot/trades): `UserTradesController`, for user
+tokens only, with its answer. The handler runs one Call of app/dbapi/trades.py
+(`history`, api.my_trades), which acts for the wallet of the verified claims: the trades
+of that wallet's registered vault, newest first, paged by a keyset cursor. Every rule
+(which trades are the caller's, the status, the page size, whether a cursor is one of
+the caller's trades) is the database's; Python only checks query types (a cursor that
+is not a UUID, a limit outside int32: 400).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+
+from app.dbapi import trades
+from app.errors import now_iso
+from app.routes.amounts import AmountString
+from app.routes.common import DEPENDENCIES, Db, Limit, request_id, user_only
+
+
+class UserTrade(msgspec.Struct):
+    """One of the caller's trades; u64 amounts are strings (exact above 2^53)."""
+
+    id: UUID
+    client_order_id: str
+    status: str
+    from_token_address: str
+    to_token_address: str
+    amount_in: AmountString
+    expected_amount_out: AmountString
+    actual_amount_out: AmountString | None
+    transaction_signature: str | None
+    slippage_realized: float | None
+    gas_fee: AmountString | None
+    error_message: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime
+
+
+class TradeHistory(msgspec.Struct):
+    """A page of the history; nextCursor is the id of its last trade when the page is
+    full (pass it as `cursor` for the next page), else null."""
+
+    success: bool
+    trades: list[UserTrade]
+    nextCursor: UUID | None
+    timestamp: str
+    requestId: str | None
+
+
+def _trade(value: dict[str, Any]) -> UserTrade:
+    return msgspec.convert(value, UserTrade, strict=False)
+
+
+class UserTradesController(Controller):
+    path = "/api/bot/trades"
+    guards = (user_only,)
+    dependencies = DEPENDENCIES
+    tags = ("user",)
+
+    @get("/", summary="The caller's trades, newest first, paged by a cursor")
+    async def my_trades(
+        self,
+        request: Request,
+        db: Db,
+        status: Annotated[
+            str | None,
+            Parameter(
+                description="Only trades of this status: PENDING, SUBMITTED, CONFIRMED or FAILED"
+            ),
+        ] = None,
+        cursor: Annotated[
+            UUID | None,
+            Parameter(description="The nextCursor of the previous page; none for the first page"),
+        ] = None,
+        limit: Limit = 50,
+    ) -> TradeHistory:
+        """The trades of the vault the token's wallet has registered, newest first (by
+        creation time, then id), `limit` (1..200, default 50) at a time. A page is stable
+        under new trades: the next one starts strictly after `cursor`, the id of the last
+        trade of the previous page, so trades created meanwhile never shift it (no
+        duplicate, no gap). A wallet without a vault has no trades. 422 names the field:
+        `status` not a trade status, `limit` out of range, `cursor` not one of the
+        caller's trades."""
+        found = [_trade(t) for t in await db.run(trades.history(status, cursor, limit))]
+        next_cursor = found[-1].id if found and len(found) == limit else None
+        return TradeHistory(True, found, next_cursor, now_iso(), request_id(request))
