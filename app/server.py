@@ -97,8 +97,11 @@ class RequestContextMiddleware:
     """Outermost: a request id (X-Request-ID, echoed when the client sent a sane one), one
     structured log line per request, and the request metrics."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, allow: dict[str, str] | None = None) -> None:
         self.app = app
+        # Allow of an OPTIONS answer by path template: Litestar 2's own OPTIONS handler
+        # lists only the methods of the first handler registered on a path (litestar#4169).
+        self.allow = allow or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,6 +125,9 @@ class RequestContextMiddleware:
                 status["code"] = message["status"]
                 headers = MutableScopeHeaders.from_message(message)
                 headers["X-Request-ID"] = request_id
+                allow = self.allow.get(scope.get("path_template", ""))
+                if allow and scope["method"] == "OPTIONS" and "allow" in headers:
+                    headers["Allow"] = allow
             await send(message)
 
         try:
@@ -310,8 +316,20 @@ def create_app(
     finalize(application.plugins.get(OpenAPIPlugin).provide_openapi_schema())
     # Outermost, around Litestar's router and exception handling, so that 404 and 405
     # (which never reach route middleware) get a request id, a log line and metrics too.
-    application.asgi_handler = RequestContextMiddleware(application.asgi_handler)
+    application.asgi_handler = RequestContextMiddleware(
+        application.asgi_handler, _allowed_methods(application)
+    )
     return application
+
+
+def _allowed_methods(application: Litestar) -> dict[str, str]:
+    allowed: dict[str, set[str]] = {}
+    for route in application.routes:
+        methods = getattr(route, "methods", None)
+        if methods:
+            for template in {route.path, route.path_format}:
+                allowed.setdefault(template, set()).update(methods)
+    return {template: ", ".join(sorted(methods)) for template, methods in allowed.items()}
 
 
 def _version() -> str:

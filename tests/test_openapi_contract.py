@@ -135,3 +135,13 @@ def test_the_docs_page_loads_only_files_the_app_serves(server: Server) -> None:
             fetched = httpx.get(f"{server.base}{asset}", timeout=10)
             assert fetched.status_code == 200, asset
             assert len(fetched.content) > 100, asset
+
+
+def test_options_lists_every_method_of_the_path(server: Server, document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        documented = {m.upper() for m in item if m in METHODS} | {"OPTIONS"}
+        concrete = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
+        answer = httpx.options(f"{server.base}{concrete}", timeout=10)
+        assert answer.status_code == 204, path
+        allowed = {m.strip() for m in answer.headers["allow"].split(",")}
+        assert allowed == documented, (path, allowed, documented)

@@ -185,14 +185,12 @@ def _framework_default(response: dict[str, Any]) -> bool:
 
 
 def _optional_body(operation: dict[str, Any]) -> None:
-    """A body declared `X | None` may be left out: not required, and its schema is X."""
+    """A body declared `X | None` may be left out (or be JSON null): not required."""
     body = operation.get("requestBody")
     if not body:
         return
     for media in body.get("content", {}).values():
-        choices = media.get("schema", {}).get("oneOf", [])
-        if {"type": "null"} in choices and len(choices) == 2:
-            media["schema"] = next(c for c in choices if c != {"type": "null"})
+        if {"type": "null"} in media.get("schema", {}).get("oneOf", []):
             body["required"] = False
 
 
