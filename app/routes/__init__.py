@@ -7,5 +7,9 @@ history.py  UserTradesController: /api/bot/trades, the user's own trade history 
 scoring.py  ScoringController: /internal/scoring-runs..., /internal/ranked-traders
 jobs.py     ExecutionJobController: /internal/execution-jobs... (the bot)
 trades.py   TradeController: /internal/trades... (the bot)
-amounts.py  the u64 amount type of the trade bodies
+amounts.py  the u64 amounts: read exactly (JSON integer or digits), answered as strings
+inputs.py   Body (the base of every request body), text and nesting checks, query checks,
+            the request class that names the field of an undecodable body
+openapi.py  ErrorBody, the statuses of every operation, the amount schema, the docs page
+            served offline (swagger-ui-bundle)
 """
