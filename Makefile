@@ -69,8 +69,18 @@ migrate: db
 .jwt-secret:
 	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(48))' > $@
 
+# LOCALNET=1 make run: also the local validator (the real Solana runtime, LiteSVM) on
+# 127.0.0.1:8899, state in .localnet/, the sample user's vault funded; it prints the bot's
+# command line. `make stop` stops it with the database.
 run: migrate .jwt-secret
 	@$(XORJ) db seed --sample-data
+	@if [ "$${LOCALNET:-0}" = 1 ]; then \
+	  mkdir -p .localnet; \
+	  vault=$$($(VENV)/bin/python -c 'from app.seed import ACTIVE_VAULT; print(ACTIVE_VAULT)'); \
+	  $(XORJ) localnet serve --state-dir .localnet --port 8899 --vault $$vault > .localnet/stdout 2> .localnet/log & echo $$! > .localnet/pid; \
+	  echo "local validator on http://127.0.0.1:8899 (state .localnet/, log .localnet/log)"; \
+	  echo "the bot on it: $(XORJ) bot run --chain rpc --venue localnet --rpc-url http://127.0.0.1:8899 --keypair .localnet/authority.json --swap maker --maker-keypair .localnet/maker.json"; \
+	fi
 	@echo "database: $$($(XORJ) db url)   (stop it with: make stop)"
 	@export JWT_SECRET="$${JWT_SECRET:-$$(cat .jwt-secret)}"; \
 	wallet=7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU; \
@@ -83,6 +93,7 @@ run: migrate .jwt-secret
 	echo; exec $(XORJ) serve --host 127.0.0.1 --port 8000
 
 stop:
+	@if [ -f .localnet/pid ]; then kill "$$(cat .localnet/pid)" 2>/dev/null || true; rm -f .localnet/pid; fi
 	@if [ -x $(XORJ) ]; then $(XORJ) dev-db stop; else echo "not running"; fi
 
 pgtap: db

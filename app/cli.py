@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     bot.register_cli(sub)
     engine.register_cli(sub)
     ops.register_cli(sub)
+    from app.chain import localnet  # `localnet serve`: a local validator (LiteSVM)
+
+    localnet.register_cli(sub)
     return parser
 
 

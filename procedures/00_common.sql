@@ -10,11 +10,25 @@
 
 -- Internal helpers whose signature changed: a re-applied file would otherwise add an
 -- overload next to the old one and make every call ambiguous. (Quiet: no NOTICE when
--- they are already gone.)
+-- they are already gone.) And api functions whose result changed under the same
+-- arguments, which CREATE OR REPLACE refuses to change: dropped only while they still
+-- have the old result, so a migrate that finds the new one leaves it (and its grants).
+-- (An api function whose arguments changed needs nothing here: the old one is dropped
+-- at the end of the migrate, as no file defines it any more.)
 DO $$
 DECLARE
     v_sig text;
+    v_old text[];
 BEGIN
+    FOREACH v_old SLICE 1 IN ARRAY ARRAY[
+        -- signature, old result
+        ['api.trades_held_by_others(text)', 'bigint']
+    ] LOOP
+        IF to_regprocedure(v_old[1]) IS NOT NULL
+           AND pg_get_function_result(to_regprocedure(v_old[1])) = v_old[2] THEN
+            EXECUTE format('DROP FUNCTION %s', v_old[1]);
+        END IF;
+    END LOOP;
     FOREACH v_sig IN ARRAY ARRAY[
         'xorj.raise_invalid(text, text, text)',
         'xorj.raise_not_found(text, text)',

@@ -70,14 +70,19 @@ END
 $fn$;
 
 -- GET /api/bot/status: the state of a wallet's bot, its configuration, and performance
--- and circuit breakers computed from its vault's trades.
+-- and circuit breakers computed from its vault's live trades.
 --
--- performance (of the registered vault's trades; zero without a vault):
+-- Only live trades count (venue 'live': executed on the real Solana chain): a trade on a
+-- local validator ('localnet') or on the simulated chain ('simulated') never changes a
+-- user's performance, last execution or circuit breakers (the history,
+-- api.my_trades, still lists them, with their venue).
+--
+-- performance (of the registered vault's live trades; zero without a vault):
 --   total_trades, confirmed_trades, failed_trades, pending_trades (PENDING + SUBMITTED),
 --   success_rate = confirmed / (confirmed + failed) * 100 rounded to 2 places (0 when
 --   none finished), total_volume = sum of amount_in of CONFIRMED trades as a JSON
 --   string (u64 exact), last_trade_at = completed_at of the latest CONFIRMED trade.
--- last_execution: created_at of the vault's latest trade (any status), or null.
+-- last_execution: created_at of the vault's latest live trade (any status), or null.
 -- circuit_breakers:
 --   trading_halted = not enabled; vault_registered; in_flight_trades (PENDING +
 --   SUBMITTED); consecutive_failures = FAILED trades completed after the latest
@@ -120,11 +125,13 @@ BEGIN
       INTO v_total, v_confirmed, v_failed, v_pending, v_volume,
            v_last_exec, v_last_conf, v_last_fail
       FROM xorj.trades t
-     WHERE t.user_vault_address = v_vault;
+     WHERE t.user_vault_address = v_vault
+       AND t.venue = 'live';
 
     SELECT count(*) INTO v_consecutive
       FROM xorj.trades t
      WHERE t.user_vault_address = v_vault
+       AND t.venue = 'live'
        AND t.status = 'FAILED'
        AND t.completed_at > coalesce(v_last_conf, '-infinity'::timestamptz);
 

@@ -9,12 +9,15 @@
 -- it stops; a bot that dies loses them when they expire, and another bot takes over.
 -- p_exclude: ids the caller already works (e.g. its earlier batches of one pass, which
 -- it still holds): never returned, so the caller can page through more than p_limit.
+-- p_venue: only the trades of that venue (a bot on a local validator never takes a live
+-- trade, whose signature it would look for on the wrong chain); NULL: every venue.
 CREATE OR REPLACE FUNCTION api.claim_trades(
     p_worker text,
     p_lease interval,
     p_pending_older_than interval DEFAULT interval '0',
     p_limit integer DEFAULT 100,
-    p_exclude uuid[] DEFAULT NULL
+    p_exclude uuid[] DEFAULT NULL,
+    p_venue text DEFAULT NULL
 ) RETURNS SETOF jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -23,6 +26,10 @@ AS $fn$
 BEGIN
     PERFORM xorj.check_claim(p_worker, p_lease, true);
     PERFORM xorj.check_recovery_args(p_pending_older_than, p_limit);
+    IF p_venue IS NOT NULL AND p_venue NOT IN ('live', 'localnet', 'simulated') THEN
+        PERFORM xorj.raise_invalid('venue',
+            format('%s is not one of live, localnet, simulated', quote_literal(p_venue)));
+    END IF;
     RETURN QUERY
     WITH claimable AS (
         SELECT t.id
@@ -32,6 +39,7 @@ BEGIN
           AND (t.claimed_by IS NULL OR t.claim_expires_at < clock_timestamp()
                OR t.claimed_by = p_worker)
           AND NOT coalesce(t.id = ANY (p_exclude), false)  -- NULL: nothing excluded
+          AND (p_venue IS NULL OR t.venue = p_venue)
         ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED
@@ -46,8 +54,8 @@ BEGIN
     ORDER BY c.status DESC, coalesce(c.submitted_at, c.created_at), c.id;
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.claim_trades(text, interval, interval, integer, uuid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.claim_trades(text, interval, interval, integer, uuid[]) TO xorj_bot;
+REVOKE ALL ON FUNCTION api.claim_trades(text, interval, interval, integer, uuid[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.claim_trades(text, interval, interval, integer, uuid[], text) TO xorj_bot;
 
 -- Extend every lease the worker holds on unfinished trades; returns how many.
 CREATE OR REPLACE FUNCTION api.renew_trade_claims(p_worker text, p_lease interval)
@@ -106,10 +114,13 @@ AS $fn$
       AND t.claimed_by IS DISTINCT FROM p_worker
 $fn$;
 
--- How many unfinished trades (PENDING or SUBMITTED) other workers hold with a live claim
--- (claim_expires_at after now): the trades a recovery pass of p_worker cannot take.
+-- The unfinished trades (PENDING or SUBMITTED) other workers hold with a live claim
+-- (claim_expires_at after now): the trades a recovery pass of p_worker cannot take. One
+-- row: held, how many; first_claim_expires_at, the earliest end of their leases (NULL
+-- when none is held): from then on, unless its holder renews it, a pass can take one.
+-- (Until 0007 it returned the count alone, a bigint: 00_common.sql drops that version.)
 CREATE OR REPLACE FUNCTION api.trades_held_by_others(p_worker text)
-RETURNS bigint
+RETURNS TABLE (held bigint, first_claim_expires_at timestamptz)
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
@@ -118,7 +129,9 @@ DECLARE
     v_now timestamptz := clock_timestamp();
 BEGIN
     PERFORM xorj.check_worker_id(p_worker);
-    RETURN (SELECT count(*) FROM xorj.trades_held_by_others(p_worker, v_now));
+    RETURN QUERY
+        SELECT count(*), min(t.claim_expires_at)
+        FROM xorj.trades_held_by_others(p_worker, v_now) t;
 END
 $fn$;
 REVOKE ALL ON FUNCTION api.trades_held_by_others(text) FROM PUBLIC;

@@ -4,9 +4,9 @@
 -- Duplicate prevention in api.create_trade, race-free because every creation for a
 -- vault first locks that vault's bot_states row (FOR UPDATE), so creations for one vault
 -- are serialized and each sees the ones committed before it:
---   1. idempotent retry: the same (vault, client_order_id) with the same job, tokens and
---      amounts returns the existing trade with replay = true; with other values: XJ409
---      idempotency_key_reused;
+--   1. idempotent retry: the same (vault, client_order_id) with the same job, tokens,
+--      amounts and venue returns the existing trade with replay = true; with other values
+--      (another venue included): XJ409 idempotency_key_reused;
 --   2. in flight: a PENDING or SUBMITTED trade of the same vault and token pair: XJ409
 --      trade_in_flight (also a partial unique index, against direct SQL);
 --   3. recent repeat: the same vault, pair and amount_in created within
@@ -18,6 +18,12 @@
 -- The conflicts that name a trade carry "conflicting_trade_id" in their DETAIL facts
 -- (and conflicting_trade_id=<uuid> in its text).
 
+-- The venue (where the trade is executed): 'live' (the real Solana chain: the only
+-- trades that count in a user's performance, api.bot_status), 'localnet' (a local
+-- validator) or 'simulated' (the simulated chain); recorded with the trade and never
+-- changed (trades_guard.sql). The duplicate rules 2 and 3 look at a vault's trades of
+-- every venue.
+--
 -- FR-2.2: create a trade (PENDING) for a RUNNING job. Returns (replay, trade).
 CREATE OR REPLACE FUNCTION api.create_trade(
     p_job_id uuid,
@@ -28,7 +34,8 @@ CREATE OR REPLACE FUNCTION api.create_trade(
     p_amount_in numeric,
     p_expected_amount_out numeric,
     p_worker text DEFAULT NULL,
-    p_lease interval DEFAULT NULL
+    p_lease interval DEFAULT NULL,
+    p_venue text DEFAULT 'live'
 ) RETURNS TABLE (replay boolean, trade jsonb)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -61,6 +68,12 @@ BEGIN
         PERFORM xorj.raise_invalid('to_token_address', 'must differ from from_token_address');
     END IF;
     PERFORM xorj.check_claim(p_worker, p_lease, false);
+    IF p_venue IS NULL OR p_venue NOT IN ('live', 'localnet', 'simulated') THEN
+        PERFORM xorj.raise_invalid('venue',
+            format('%s is not one of live, localnet, simulated',
+                   coalesce(quote_literal(p_venue), 'null')),
+            'live: the real Solana chain; localnet: a local validator; simulated: the simulated chain.');
+    END IF;
 
     -- Serialize every creation for this vault (rules 1-3 and 5 read under this lock).
     SELECT * INTO v_bot FROM xorj.bot_states WHERE vault_address = v_vault FOR UPDATE;
@@ -70,8 +83,8 @@ BEGIN
     WHERE user_vault_address = v_vault AND client_order_id = p_client_order_id;
     IF FOUND THEN
         IF (v_existing.job_id, v_existing.from_token_address, v_existing.to_token_address,
-            v_existing.amount_in, v_existing.expected_amount_out)
-           IS NOT DISTINCT FROM (p_job_id, v_from, v_to, v_amount, v_expected) THEN
+            v_existing.amount_in, v_existing.expected_amount_out, v_existing.venue)
+           IS NOT DISTINCT FROM (p_job_id, v_from, v_to, v_amount, v_expected, p_venue) THEN
             RETURN QUERY SELECT true, xorj.trade_json(v_existing);
             RETURN;
         END IF;
@@ -79,7 +92,7 @@ BEGIN
             format('client_order_id %s of vault %s is already used by trade %s with other parameters',
                    p_client_order_id, v_vault, v_existing.id),
             format('conflicting_trade_id=%s', v_existing.id),
-            'A retry must send exactly the same job, tokens and amounts; a new intent needs a new client_order_id.',
+            'A retry must send exactly the same job, tokens, amounts and venue; a new intent needs a new client_order_id.',
             jsonb_build_object('conflicting_trade_id', v_existing.id,
                                'client_order_id', p_client_order_id));
     END IF;
@@ -140,12 +153,12 @@ BEGIN
 
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
                              to_token_address, amount_in, expected_amount_out,
-                             claimed_by, claim_expires_at)
+                             claimed_by, claim_expires_at, venue)
     VALUES (p_job_id, v_vault, p_client_order_id, v_from, v_to, v_amount, v_expected,
-            p_worker, clock_timestamp() + p_lease)
+            p_worker, clock_timestamp() + p_lease, p_venue)
     RETURNING * INTO v_new;
     RETURN QUERY SELECT false, xorj.trade_json(v_new);
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval) TO xorj_bot;
+REVOKE ALL ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval, text) TO xorj_bot;

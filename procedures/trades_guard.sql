@@ -4,7 +4,8 @@
 -- Guards (trigger trades_guard, function xorj.trades_guard):
 --   * a trade is inserted PENDING, with no signature, result or error;
 --   * identity columns never change: id, job_id, user_vault_address, client_order_id,
---     from/to token, amount_in, expected_amount_out, created_at;
+--     from/to token, amount_in, expected_amount_out, venue (where it is executed: set at
+--     creation, never changed), created_at;
 --   * status moves only PENDING->SUBMITTED (signature required), SUBMITTED->CONFIRMED
 --     (actual_amount_out required), PENDING->FAILED and SUBMITTED->FAILED (error
 --     required); submitted_at and completed_at are set here, not by the caller;
@@ -62,14 +63,14 @@ BEGIN
     v_move := jsonb_build_object('id', OLD.id, 'from', OLD.status, 'to', NEW.status);
     IF (NEW.id, NEW.job_id, NEW.user_vault_address, NEW.client_order_id,
         NEW.from_token_address, NEW.to_token_address, NEW.amount_in,
-        NEW.expected_amount_out, NEW.created_at)
+        NEW.expected_amount_out, NEW.venue, NEW.created_at)
        IS DISTINCT FROM
        (OLD.id, OLD.job_id, OLD.user_vault_address, OLD.client_order_id,
         OLD.from_token_address, OLD.to_token_address, OLD.amount_in,
-        OLD.expected_amount_out, OLD.created_at) THEN
+        OLD.expected_amount_out, OLD.venue, OLD.created_at) THEN
         PERFORM xorj.raise_state('trades',
             format('trade %s: its identity columns cannot change', OLD.id),
-            'job_id, user_vault_address, client_order_id, the tokens, amount_in and expected_amount_out are fixed when the trade is created.',
+            'job_id, user_vault_address, client_order_id, the tokens, amount_in, expected_amount_out and venue are fixed when the trade is created.',
             'Create a new trade instead.',
             p_facts => v_move);
     END IF;

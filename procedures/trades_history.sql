@@ -8,12 +8,12 @@
 -- with no vault registered (or never seen) has an empty history.
 --
 -- Which vault: the registered one, as api.bot_status computes its performance, so the
--- history and the counts of the status agree. api.enable_bot may change a wallet's vault
--- (procedures/bot_states.sql); the trades of a vault the wallet registered before are
--- then no longer listed, and a vault freed by one wallet and registered later by another
--- lists its earlier trades to the new holder too (they are that vault's trades, public on
--- chain). Telling the periods apart would need xorj.bot_state_events, which has no row
--- for a state written directly or before the audit existed.
+-- history's live trades and the counts of the status agree. api.enable_bot may change a
+-- wallet's vault (procedures/bot_states.sql); the trades of a vault the wallet registered
+-- before are then no longer listed, and a vault freed by one wallet and registered later
+-- by another lists its earlier trades to the new holder too (they are that vault's
+-- trades, public on chain). Telling the periods apart would need xorj.bot_state_events,
+-- which has no row for a state written directly or before the audit existed.
 --
 -- Paging is a keyset, stable under inserts: p_cursor is the id of the last trade of the
 -- previous page (the answer's nextCursor), looked up only among the trades of the
@@ -28,10 +28,12 @@
 -- a trade of the caller's vault: one message whether or not the id exists elsewhere, so
 -- nothing is told about other vaults' trades).
 --
--- Each trade: id, client_order_id, status, from_token_address, to_token_address,
--- amount_in, expected_amount_out, actual_amount_out and gas_fee (u64: JSON strings, exact
--- above 2^53), transaction_signature, slippage_realized (a number), error_message,
--- created_at, submitted_at, completed_at, updated_at. Not the bot's internals: job_id,
+-- Each trade: id, client_order_id, status, venue (live, localnet or simulated),
+-- from_token_address, to_token_address, amount_in, expected_amount_out, actual_amount_out
+-- and gas_fee (u64: JSON strings, exact above 2^53), transaction_signature,
+-- slippage_realized (a number), error_message, created_at, submitted_at, completed_at,
+-- updated_at. Every venue is listed (the status's performance counts the live ones
+-- only). Not the bot's internals: job_id,
 -- the claim (claimed_by, claim_expires_at), last_valid_block_height.
 
 -- A trade status as text, or XJ422 naming p_field; NULL stays NULL (no filter).
@@ -64,6 +66,7 @@ AS $fn$
         'id', t.id,
         'client_order_id', t.client_order_id,
         'status', t.status,
+        'venue', t.venue,
         'from_token_address', t.from_token_address,
         'to_token_address', t.to_token_address,
         'amount_in', t.amount_in::text,

@@ -490,6 +490,41 @@ def test_idempotency_key_reused_with_other_parameters(api: Api, vault: str) -> N
     )
 
 
+def test_trade_venue_is_recorded_and_part_of_the_idempotent_content(api: Api, vault: str) -> None:
+    """venue: live when absent (or null), recorded as given, shown by every trade answer;
+    a retry with another venue (or none, for a simulated trade) is idempotency_key_reused;
+    an unknown venue is 422 naming it."""
+    job_id = api.running_job()
+    live = create(api, trade_body(job_id, vault))
+    assert live.status_code == 201, live.text
+    assert live.json()["trade"]["venue"] == "live"
+    null = create(api, trade_body(job_id, vault, venue=None))
+    assert null.status_code == 200, null.text  # null is absent: the live trade's replay
+    assert null.json()["replay"] is True
+
+    simulated = trade_body(job_id, vault, key="order-2", to_token_address=OTHER_TOKEN)
+    first = create(api, {**simulated, "venue": "simulated"})
+    assert first.status_code == 201, first.text
+    trade = first.json()["trade"]
+    assert trade["venue"] == "simulated"
+    again = create(api, {**simulated, "venue": "simulated"})
+    assert again.status_code == 200, again.text
+    assert again.json() == {"replay": True, "trade": trade}
+    for other in ({**simulated, "venue": "localnet"}, simulated):
+        body = assert_error(create(api, other), 409, "XJ409", rule="idempotency_key_reused")
+        assert body["conflicting_trade_id"] == trade["id"]
+
+    bad = create(api, trade_body(job_id, vault, key="order-3", venue="mainnet"))
+    body = assert_error(bad, 422, "XJ422", field="venue")
+    assert "mainnet" in body["message"]
+
+    assert api.get(f"/internal/trades/{trade['id']}").json()["venue"] == "simulated"
+    listed = {
+        t["client_order_id"]: t["venue"] for t in api.get("/internal/trades").json()["trades"]
+    }
+    assert listed == {"order-1": "live", "order-2": "simulated"}
+
+
 def test_recent_repeat_after_confirmation(api: Api, vault: str) -> None:
     job_id = api.running_job()
     first = create(api, trade_body(job_id, vault)).json()["trade"]

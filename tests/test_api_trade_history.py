@@ -35,6 +35,7 @@ FIELDS = {
     "id",
     "client_order_id",
     "status",
+    "venue",
     "from_token_address",
     "to_token_address",
     "amount_in",

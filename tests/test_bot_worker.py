@@ -28,7 +28,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
-from app.chain.base import Intent, SignatureStatus
+from app.chain.base import ChainUnavailable, Intent, SignatureStatus
 from app.chain.sim import FAILED_ERR, FEE_LAMPORTS, SimulatedChain, SimulatedSigner
 from app.config import APP_LOGIN
 from app.dbapi.sync import SyncDatabase
@@ -370,7 +370,8 @@ def test_recover_prints_a_summary_table_with_counts(
             _, trade = as_role(
                 conn,
                 "xorj_bot",
-                "SELECT * FROM api.create_trade(%s, %s, %s, %s, %s, %s, %s)",
+                "SELECT * FROM api.create_trade(%s, %s, %s, %s, %s, %s, %s, "
+                "p_venue => 'simulated')",
                 (
                     job["id"],
                     user.vault,
@@ -399,7 +400,7 @@ def test_recover_prints_a_summary_table_with_counts(
         tmp_path,
         "recover",
     )
-    assert bot.proc.returncode == 0, bot.stderr()
+    assert bot.proc.returncode == 3, bot.stderr()  # one trade still pending on chain
     table = {
         m.group(1): int(m.group(2))
         for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", bot.stdout(), flags=re.MULTILINE)
@@ -410,6 +411,7 @@ def test_recover_prints_a_summary_table_with_counts(
         "expired": 1,
         "never_broadcast": 1,
         "still_pending_on_chain": 1,
+        "chain_unavailable": 0,
         "total": 5,
     }, bot.stdout()
     assert bot.stdout().splitlines()[0].split() == ["resolution", "count"]
@@ -643,7 +645,8 @@ def _create(
     _, trade = as_role(
         conn,
         "xorj_bot",
-        "SELECT * FROM api.create_trade(%s, %s, %s, %s, %s, %s, %s, %s, %s::interval)",
+        # Simulated: a `bot ... --chain sim` claims only the trades of its venue.
+        "SELECT * FROM api.create_trade(%s, %s, %s, %s, %s, %s, %s, %s, %s::interval, 'simulated')",
         (
             job,
             vault,
@@ -680,7 +683,7 @@ def test_recovery_goes_past_the_first_claim_batch(
         tmp_path,
         "recover",
     )
-    assert bot.proc.returncode == 0, bot.stderr()
+    assert bot.proc.returncode == 3, bot.stderr()  # still pending on chain
     assert re.search(r"^still_pending_on_chain\s+8\s*$", bot.stdout(), re.MULTILINE), bot.stdout()
     claimed = bot.events("trade_claimed")
     assert len(claimed) == len({e["trade_id"] for e in claimed}) == 8
@@ -723,7 +726,7 @@ def test_submitted_without_last_valid_height_expires_by_age(
         tmp_path,
         "recover",
     )
-    assert bot.proc.returncode == 0, bot.stderr()
+    assert bot.proc.returncode == 3, bot.stderr()  # the young one is still pending
     by_id = {t["id"]: t for t in trades(db_url)}
     assert by_id[old["id"]]["status"] == "FAILED"
     assert re.fullmatch(
@@ -735,16 +738,32 @@ def test_submitted_without_last_valid_height_expires_by_age(
 
 
 class FakeChain:
-    """Answers the statuses it is given; the height is fixed."""
+    """Answers the statuses it is given; the height is fixed. get_delivery answers the
+    next of `deliveries[signature]` (a SignatureStatus, or an exception to raise), then
+    found=False, and records what it was asked."""
 
-    def __init__(self, statuses: dict[str, SignatureStatus]) -> None:
+    def __init__(
+        self,
+        statuses: dict[str, SignatureStatus],
+        deliveries: dict[str, list[SignatureStatus | Exception]] | None = None,
+    ) -> None:
         self.statuses = statuses
+        self.deliveries = deliveries or {}
+        self.delivery_calls: list[tuple[str, str, str]] = []
 
     def get_block_height(self) -> int:
         return 1_000
 
     def get_signature_statuses(self, signatures: list[str]) -> dict[str, SignatureStatus]:
         return {s: self.statuses.get(s, SignatureStatus(found=False)) for s in signatures}
+
+    def get_delivery(self, signature: str, owner: str, mint: str) -> SignatureStatus:
+        self.delivery_calls.append((signature, owner, mint))
+        answers = self.deliveries.get(signature) or [SignatureStatus(found=False)]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
 def in_process_bot(
@@ -754,7 +773,7 @@ def in_process_bot(
     bot's own door (app.workers.bot.connect) as the application login."""
     stream = io.StringIO()
     log = JsonLog(worker, stream)
-    options = BotOptions(worker_id=worker, lease_seconds=lease)
+    options = BotOptions(worker_id=worker, venue="simulated", lease_seconds=lease)
     url = app_url_of(db_url)
 
     def door() -> SyncDatabase:
@@ -779,14 +798,80 @@ def _submitted(db_url: str, tmp_path: Path, count: int) -> list[InFlight]:
         for target in range(count):
             trade = _create(conn, job, user.vault, target)
             sig, lvbh, _ = _sign_and_submit(conn, chain, trade)
-            items.append(InFlight(trade["id"], sig, lvbh, 5_000_000, "claim"))
+            items.append(
+                InFlight(
+                    trade["id"],
+                    sig,
+                    lvbh,
+                    5_000_000,
+                    "claim",
+                    vault=trade["user_vault_address"],
+                    to_token=trade["to_token_address"],
+                )
+            )
     return items
 
 
-def test_confirmed_without_amount_stays_submitted(db_url: str, tmp_path: Path) -> None:
-    """--chain rpc reports no amount_out: nothing is made up, the trade stays SUBMITTED
-    and in flight, and amount_out_unknown is logged once."""
+def test_in_flight_from_a_trade_knows_its_vault_and_target(db_url: str) -> None:
+    """A claimed trade (xorj.trade_json, as create_trade and claim_trades return it) gives
+    the in-flight item the vault and target token get_delivery is asked about."""
+    (user,) = setup_bots(db_url, count=1)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        trade = _create(conn, _running_job(conn), user.vault, 1)
+    item = InFlight.from_trade({**trade, "transaction_signature": signature(5)}, "claim")
+    assert (item.vault, item.to_token) == (user.vault, TARGETS[1].mint)
+
+
+def test_confirmed_without_amount_asks_the_delivery(db_url: str, tmp_path: Path) -> None:
+    """A status confirmed without amount_out (getSignatureStatuses never has one): the bot
+    asks get_delivery for the trade's vault and target token. Unavailable, or not found
+    yet: nothing is made up, the trade stays SUBMITTED and in flight (amount_out_unknown
+    logged once); once the delivery is known, CONFIRMED with its amount and fee."""
     (item,) = _submitted(db_url, tmp_path, 1)
+    confirmed = SignatureStatus(found=True, confirmed=True, slot=5)
+    delivered = SignatureStatus(found=True, confirmed=True, slot=5, amount_out=4_950_000, fee=7)
+    chain = FakeChain(
+        {item.signature: confirmed},
+        {
+            item.signature: [
+                ChainUnavailable("getTransaction: down"),
+                SignatureStatus(found=False),
+                SignatureStatus(found=False),
+                delivered,
+            ]
+        },
+    )
+    bot, stream = in_process_bot(db_url, chain)
+    try:
+        assert bot.poll([item]) == {item.trade_id: None}  # unavailable
+        assert item.trade_id in bot.inflight
+        assert bot.poll([item]) == {item.trade_id: None}  # not found yet
+        assert bot.poll([item]) == {item.trade_id: None}  # still not
+        (trade,) = trades(db_url)
+        assert (trade["status"], trade["actual_amount_out"]) == ("SUBMITTED", None)
+        assert bot.poll([item]) == {item.trade_id: "confirmed"}
+    finally:
+        _close(bot)
+    assert item.trade_id not in bot.inflight
+    assert chain.delivery_calls == [(item.signature, item.vault, item.to_token)] * 4
+    (unavailable,) = [
+        e for e in logged(stream, "chain_unavailable") if e["during"] == "get_delivery"
+    ]
+    assert unavailable["trade_id"] == item.trade_id
+    assert len(logged(stream, "amount_out_unknown")) == 1
+    (trade,) = trades(db_url)
+    assert (trade["status"], trade["actual_amount_out"], trade["gas_fee"]) == (
+        "CONFIRMED",
+        4_950_000,
+        7,
+    )
+
+
+def test_confirmed_without_amount_nor_vault_stays_submitted(db_url: str, tmp_path: Path) -> None:
+    """An in-flight item without its vault and target (built by hand): nothing to ask,
+    nothing made up; the trade stays SUBMITTED, amount_out_unknown logged once."""
+    (full,) = _submitted(db_url, tmp_path, 1)
+    item = InFlight(full.trade_id, full.signature, full.last_valid_block_height, 1, "claim")
     chain = FakeChain({item.signature: SignatureStatus(found=True, confirmed=True, slot=5)})
     bot, stream = in_process_bot(db_url, chain)
     try:
@@ -794,7 +879,7 @@ def test_confirmed_without_amount_stays_submitted(db_url: str, tmp_path: Path) -
         assert bot.poll([item]) == {item.trade_id: None}
     finally:
         _close(bot)
-    assert item.trade_id in bot.inflight
+    assert item.trade_id in bot.inflight and chain.delivery_calls == []
     assert len(logged(stream, "amount_out_unknown")) == 1
     (trade,) = trades(db_url)
     assert (trade["status"], trade["actual_amount_out"]) == ("SUBMITTED", None)

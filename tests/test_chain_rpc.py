@@ -21,7 +21,7 @@ import pytest
 
 from app.chain.base import ChainError, ChainUnavailable, SignatureStatus, SignedTransaction
 from app.chain.rpc import SolanaRpcChain
-from tests.solana import signature
+from tests.solana import address, signature
 
 # A reply: (HTTP status, body bytes, seconds to wait before answering).
 Reply = tuple[int, bytes, float]
@@ -60,6 +60,7 @@ class FakeNode:
     def __init__(self) -> None:
         self.height = 1233
         self.statuses: dict[str, dict[str, Any]] = {}
+        self.transactions: dict[str, dict[str, Any]] = {}  # getTransaction results
         self.handler: Handler = self.answer
 
     def answer(self, request: dict[str, Any]) -> Reply:
@@ -77,6 +78,8 @@ class FakeNode:
             return ok(request, {"context": CONTEXT, "value": value})
         if method == "sendTransaction":
             return ok(request, signature(1))
+        if method == "getTransaction":
+            return ok(request, self.transactions.get(params[0]))
         return rpc_error(request, -32601, "Method not found")
 
 
@@ -263,6 +266,18 @@ def test_send_transaction(server: Server, chain: SolanaRpcChain) -> None:
             ],
         }
     ]
+
+
+def test_skip_preflight_is_passed_on(server: Server) -> None:
+    with SolanaRpcChain(server.url, skip_preflight=True) as c:
+        assert c.send_transaction(tx(1)) == signature(1)
+    (request,) = server.requests
+    assert request["params"][1] == {
+        "encoding": "base64",
+        "skipPreflight": True,
+        "preflightCommitment": "confirmed",
+        "maxRetries": 0,
+    }
 
 
 def test_send_returning_another_signature_is_an_error(
@@ -454,3 +469,216 @@ def test_transport_error_messages_hide_the_url_secrets() -> None:
         message = str(excinfo.value)
         assert SECRET not in message, message
         assert f"127.0.0.1:{port}" in message
+
+
+# -- get_delivery (getTransaction) ------------------------------------------------------
+
+VAULT = address(1)
+OTHER_OWNER = address(2)
+USDC = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"
+JUP = "JUPyiwrYJFskUPiHa7hkeR8VUtAeFoSYbKedZNsDvCN"
+TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+
+
+def balance(index: int, owner: str, mint: str, amount: int, decimals: int = 6) -> dict[str, Any]:
+    """A meta.pre/postTokenBalances entry as a node writes it."""
+    ui = amount / 10**decimals
+    return {
+        "accountIndex": index,
+        "mint": mint,
+        "owner": owner,
+        "programId": TOKEN_PROGRAM,
+        "uiTokenAmount": {
+            "amount": str(amount),
+            "decimals": decimals,
+            "uiAmount": ui,
+            "uiAmountString": str(ui),
+        },
+    }
+
+
+def landed_tx(
+    pre: list[dict[str, Any]] | None,
+    post: list[dict[str, Any]] | None,
+    err: Any = None,
+    fee: Any = 10_000,
+    slot: int = 341197050,
+) -> dict[str, Any]:
+    """A getTransaction result (encoding base64), as a node answers it."""
+    meta: dict[str, Any] = {
+        "err": err,
+        "status": {"Ok": None} if err is None else {"Err": err},
+        "fee": fee,
+        "preBalances": [1_000_000_000, 2_039_280, 2_039_280],
+        "postBalances": [999_990_000, 2_039_280, 2_039_280],
+        "innerInstructions": [],
+        "logMessages": ["Program MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr success"],
+        "rewards": [],
+        "loadedAddresses": {"writable": [], "readonly": []},
+        "computeUnitsConsumed": 12_345,
+    }
+    if pre is not None:
+        meta["preTokenBalances"] = pre
+    if post is not None:
+        meta["postTokenBalances"] = post
+    return {
+        "slot": slot,
+        "blockTime": 1_733_000_000,
+        "version": 0,
+        "transaction": ["AQID", "base64"],
+        "meta": meta,
+    }
+
+
+def test_get_delivery_request_and_amount(server: Server, chain: SolanaRpcChain) -> None:
+    """amount_out = the vault's post - pre balance in the target mint; the vault's other
+    mints, other owners' accounts of the mint, and the fee payer's SOL are not counted."""
+    server.node.transactions[signature(1)] = landed_tx(
+        pre=[
+            balance(1, VAULT, USDC, 10_000_000),
+            balance(2, VAULT, JUP, 500),
+            balance(3, OTHER_OWNER, JUP, 9_000_000),
+            balance(4, OTHER_OWNER, USDC, 0),
+        ],
+        post=[
+            balance(1, VAULT, USDC, 9_000_000),
+            balance(2, VAULT, JUP, 1_250_500),
+            balance(3, OTHER_OWNER, JUP, 7_750_000),
+            balance(4, OTHER_OWNER, USDC, 1_000_000),
+        ],
+    )
+    status = chain.get_delivery(signature(1), VAULT, JUP)
+    assert status == SignatureStatus(
+        found=True, confirmed=True, err=None, slot=341197050, amount_out=1_250_000, fee=10_000
+    )
+    assert server.requests == [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "getTransaction",
+            "params": [
+                signature(1),
+                {
+                    "encoding": "base64",
+                    "commitment": "confirmed",
+                    "maxSupportedTransactionVersion": 0,
+                },
+            ],
+        }
+    ]
+    # The same transaction seen from the other side of the swap: the maker's JUP went out.
+    assert chain.get_delivery(signature(1), OTHER_OWNER, JUP).amount_out == -1_250_000
+    assert chain.get_delivery(signature(1), VAULT, USDC).amount_out == -1_000_000
+
+
+def test_get_delivery_sums_accounts_and_counts_created_ones(
+    server: Server, chain: SolanaRpcChain
+) -> None:
+    # The vault's JUP account created by the transaction (no pre entry), plus a second
+    # JUP account of the vault (not its associated one) that was credited too.
+    server.node.transactions[signature(1)] = landed_tx(
+        pre=[balance(1, VAULT, USDC, 10_000_000), balance(5, VAULT, JUP, 7)],
+        post=[
+            balance(1, VAULT, USDC, 9_000_000),
+            balance(2, VAULT, JUP, 1_250_000),
+            balance(5, VAULT, JUP, 10),
+        ],
+    )
+    assert chain.get_delivery(signature(1), VAULT, JUP).amount_out == 1_250_003
+    # No entry of the owner for the mint at all: nothing delivered.
+    server.node.transactions[signature(2)] = landed_tx(pre=[], post=[])
+    assert chain.get_delivery(signature(2), VAULT, JUP) == SignatureStatus(
+        found=True, confirmed=True, slot=341197050, amount_out=0, fee=10_000
+    )
+
+
+def test_get_delivery_failed_and_unknown(server: Server, chain: SolanaRpcChain) -> None:
+    err = {"InstructionError": [2, {"Custom": 1}]}
+    server.node.transactions[signature(1)] = landed_tx(
+        pre=[balance(1, VAULT, USDC, 10)], post=[balance(1, VAULT, USDC, 10)], err=err, fee=5_000
+    )
+    assert chain.get_delivery(signature(1), VAULT, JUP) == SignatureStatus(
+        found=True,
+        confirmed=False,
+        err='{"InstructionError":[2,{"Custom":1}]}',
+        slot=341197050,
+        fee=5_000,
+    )
+    # null: not landed, or not served yet.
+    assert chain.get_delivery(signature(9), VAULT, JUP) == SignatureStatus(found=False)
+
+
+def test_get_delivery_finalized_commitment(server: Server) -> None:
+    with SolanaRpcChain(server.url, commitment="finalized") as c:
+        c.get_delivery(signature(1), VAULT, JUP)
+    with SolanaRpcChain(server.url, commitment="processed") as c:  # not for getTransaction
+        c.get_delivery(signature(1), VAULT, JUP)
+    assert [r["params"][1]["commitment"] for r in server.requests] == ["finalized", "confirmed"]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        "not an object",
+        {"slot": 5},  # no meta
+        {"slot": 5, "meta": None},
+        landed_tx(pre=[], post=[], fee="5000"),
+        landed_tx(pre=[], post=[], fee=None),
+        landed_tx(pre=None, post=[balance(1, VAULT, JUP, 5)]),  # balances not recorded
+        landed_tx(pre=[], post=None),
+        landed_tx(pre=[], post="[]"),  # type: ignore[arg-type]
+        landed_tx(pre=[], post=[5]),  # type: ignore[list-item]
+        landed_tx(pre=[], post=[{**balance(1, VAULT, JUP, 5), "uiTokenAmount": {"amount": 5}}]),
+        landed_tx(pre=[], post=[{**balance(1, VAULT, JUP, 5), "uiTokenAmount": {"amount": "-5"}}]),
+        landed_tx(pre=[], post=[{**balance(1, VAULT, JUP, 5), "uiTokenAmount": None}]),
+    ],
+)
+def test_get_delivery_malformed_is_unavailable_never_an_amount(
+    server: Server, chain: SolanaRpcChain, result: Any
+) -> None:
+    server.node.transactions[signature(1)] = result
+    with pytest.raises(ChainUnavailable):
+        chain.get_delivery(signature(1), VAULT, JUP)
+    assert len(server.requests) == 1  # not retried: the node answered
+
+
+def test_get_delivery_errors(server: Server, chain: SolanaRpcChain) -> None:
+    # A JSON-RPC error: ChainError, not retried.
+    server.node.handler = lambda r: rpc_error(r, -32602, "Invalid param: WrongSize")
+    with pytest.raises(ChainError) as excinfo:
+        chain.get_delivery("not-a-signature", VAULT, JUP)
+    assert type(excinfo.value) is ChainError and excinfo.value.code == -32602
+    assert len(server.requests) == 1
+    # A node that pruned the slot says so with an error, not with null: still ChainError.
+    server.node.handler = lambda r: rpc_error(
+        r, -32009, "Slot 5 was skipped, or missing in long-term storage"
+    )
+    with pytest.raises(ChainError, match="long-term storage"):
+        chain.get_delivery(signature(1), VAULT, JUP)
+    # Behind: unavailable. 5xx: retried, then unavailable.
+    server.node.handler = lambda r: rpc_error(r, -32005, "Node is behind by 42 slots")
+    with pytest.raises(ChainUnavailable):
+        chain.get_delivery(signature(1), VAULT, JUP)
+    server.requests.clear()
+    server.node.handler = lambda r: (503, b"Service Unavailable", 0.0)
+    with pytest.raises(ChainUnavailable, match="after 4 tries"):
+        chain.get_delivery(signature(1), VAULT, JUP)
+    assert server.methods == ["getTransaction"] * 4
+
+
+def test_get_delivery_retries_transport_errors_then_answers(
+    server: Server, chain: SolanaRpcChain
+) -> None:
+    server.node.transactions[signature(1)] = landed_tx(
+        pre=[], post=[balance(2, VAULT, JUP, 42)], fee=5_001
+    )
+
+    def flaky(request: dict[str, Any]) -> Reply:
+        if len(server.requests) == 1:
+            return 502, b"Bad Gateway", 0.0
+        return server.node.answer(request)
+
+    server.node.handler = flaky
+    status = chain.get_delivery(signature(1), VAULT, JUP)
+    assert (status.amount_out, status.fee) == (42, 5_001)
+    assert server.methods == ["getTransaction"] * 2

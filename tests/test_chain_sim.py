@@ -116,6 +116,33 @@ def test_failed_on_chain() -> None:
     assert chain.outcome(tx.signature) == FAILED
 
 
+def test_get_delivery_answers_as_the_status() -> None:
+    """get_delivery gives what get_signature_statuses gives (amount and fee included) for
+    the vault and target token the transaction was signed for; another owner or mint got
+    nothing; not found, failed and unavailable answer as the statuses do."""
+    chain = SimulatedChain(seed=1)
+    tx = send_one(chain, 1)
+    vault, to = intent(1).vault, intent(1).to_token
+    assert chain.get_delivery(tx.signature, vault, to).found is False  # lands next block
+    chain.get_block_height()
+    status = chain.get_signature_statuses([tx.signature])[tx.signature]
+    assert status.amount_out is not None
+    assert chain.get_delivery(tx.signature, vault, to) == status
+    assert chain.get_delivery(tx.signature, address(999), to).amount_out == 0
+    assert chain.get_delivery(tx.signature, vault, intent(1).from_token).amount_out == 0
+    assert chain.get_delivery("never-sent", vault, to).found is False
+
+    failing = SimulatedChain(failure_rate=1.0)
+    tx = send_one(failing, 1)
+    failing.get_block_height()
+    failed = failing.get_delivery(tx.signature, vault, to)
+    assert failed == failing.get_signature_statuses([tx.signature])[tx.signature]
+    assert failed.err == FAILED_ERR and failed.fee == FEE_LAMPORTS
+
+    with pytest.raises(ChainUnavailable):
+        SimulatedChain(unavailable_rate=1.0).get_delivery(tx.signature, vault, to)
+
+
 def test_broadcast_counting_and_no_double_landing() -> None:
     chain = SimulatedChain(seed=3)
     tx = send_one(chain, 1)

@@ -233,6 +233,42 @@ def test_functions_are_not_executable_by_public_until_granted(db_url: str) -> No
             assert not executable, f"{schema}.probe() is executable by PUBLIC"
 
 
+def test_0007_makes_the_trades_recorded_before_it_live(db_url: str) -> None:
+    """The venue column arrives with every existing trade 'live' (they were all created for
+    the real chain), and a migrate finds no api function of the previous shape left."""
+    from tests.solana import address
+
+    assert migrate.rollback(db_url) == "0007_trade_venue"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        (job,) = conn.execute(
+            "INSERT INTO xorj.execution_jobs (trigger_reason) VALUES ('SCHEDULED_RUN') RETURNING id"
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, "
+            "from_token_address, to_token_address, amount_in, expected_amount_out) "
+            "VALUES (%s, %s, 'before-0007', %s, %s, 1000, 990)",
+            (job, address(1), address(2), address(3)),
+        )
+    assert migrate.migrate(db_url).applied == ["0007_trade_venue"]
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT venue FROM xorj.trades").fetchall() == [("live",)]
+        signatures = conn.execute(
+            "SELECT p.oid::regprocedure::text, pg_get_function_result(p.oid) FROM pg_proc p "
+            "WHERE p.pronamespace = 'api'::regnamespace "
+            "AND p.proname IN ('create_trade', 'trades_held_by_others') ORDER BY 1"
+        ).fetchall()
+    assert signatures == [
+        (
+            "api.create_trade(uuid,text,text,text,text,numeric,numeric,text,interval,text)",
+            "TABLE(replay boolean, trade jsonb)",
+        ),
+        (
+            "api.trades_held_by_others(text)",
+            "TABLE(held bigint, first_claim_expires_at timestamp with time zone)",
+        ),
+    ]
+
+
 def test_db_status_lists_each_migration(
     db_url: str,
     empty_db_url: str,

@@ -146,6 +146,8 @@ def test_the_bot_serves_its_metrics(app_url: str, tmp_path: Path) -> None:
                 "-c",
                 BOT,
                 "run",
+                "--chain",
+                "sim",
                 "--ticks",
                 "1000",
                 "--tick-seconds",

@@ -4,7 +4,9 @@ The protocol that makes submission exactly-once (README, "Execution bot") uses i
 fetch a recent blockhash (with the last block height at which a transaction using it can
 land) -> sign the intent's transaction with it (the signature is its id) -> record both
 in the database -> broadcast -> ask for the signature's status until it is final, or
-until the block height has passed its last valid one (then it can never land).
+until the block height has passed its last valid one (then it can never land) -> for a
+confirmed one whose status does not say what the swap delivered, ask the landed
+transaction (get_delivery).
 
 "Not found" and "could not ask" are different answers: a network error raises
 ChainUnavailable and is never taken as "not found".
@@ -38,6 +40,7 @@ class Intent:
     to_token: str
     amount_in: int
     expected_amount_out: int
+    client_order_id: str | None = None  # the trade's idempotency key, put in the memo
 
 
 @dataclass(frozen=True)
@@ -84,3 +87,11 @@ class Chain(Protocol):
     def get_signature_statuses(self, signatures: list[str]) -> dict[str, SignatureStatus]: ...
 
     def send_transaction(self, tx: SignedTransaction) -> str: ...
+
+    def get_delivery(self, signature: str, owner: str, mint: str) -> SignatureStatus:
+        """The landed transaction of `signature`: found/confirmed/err/slot as
+        get_signature_statuses says them, fee = its fee (lamports), and amount_out = how
+        much `owner`'s token balance in `mint` changed in it (post - pre, summed over
+        owner's token accounts of that mint; 0 when it has none). found=False when the
+        chain does not know the transaction (yet)."""
+        ...

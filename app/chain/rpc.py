@@ -8,8 +8,15 @@ Methods used, with the wire shapes of Solana's RPC documentation:
     getSignatureStatuses [[sig, ...], {"searchTransactionHistory": true}]  -> {"context":
                          {...}, "value": [null | {"slot", "confirmations", "err",
                          "confirmationStatus", ...}, ...]}   (at most 256 signatures a call)
-    sendTransaction      [raw_base64, {"encoding": "base64", "skipPreflight": false,
+    sendTransaction      [raw_base64, {"encoding": "base64", "skipPreflight": skip_preflight,
                          "preflightCommitment": c, "maxRetries": 0}]  -> the signature
+    getTransaction       [sig, {"encoding": "base64", "commitment": "confirmed" (or
+                         "finalized" when c is), "maxSupportedTransactionVersion": 0}]
+                         -> null | {"slot", "blockTime", "version", "transaction":
+                         [b64, "base64"], "meta": {"err", "fee", "preTokenBalances",
+                         "postTokenBalances", ...}}; a token balance is {"accountIndex",
+                         "mint", "owner", "programId", "uiTokenAmount": {"amount": "<u64
+                         digits>", "decimals", ...}}
 
 Errors, so that "not found" and "could not ask" are never confused:
 
@@ -28,14 +35,16 @@ Errors, so that "not found" and "could not ask" are never confused:
 A transaction whose status is only "processed" is reported found but neither confirmed nor
 failed (err=None), even if its err is set: a processed block may still be skipped and the
 transaction land elsewhere, so only a confirmed/finalized verdict is final.
-getSignatureStatuses does not report what a swap delivered: SignatureStatus.amount_out and
-.fee stay None here. The bot never records a made-up amount: a confirmed trade whose
-amount_out is unknown stays SUBMITTED (logged amount_out_unknown), so with this class
-`bot recover --chain rpc` resolves failed and expired trades but leaves confirmed ones
-pending. A real deployment must implement the delivered amount here: getTransaction
-(jsonParsed, maxSupportedTransactionVersion 0) for the signature, the fee from
-meta.fee, and amount_out from meta.preTokenBalances/postTokenBalances of the vault's
-account for the target mint.
+getSignatureStatuses does not report what a swap delivered: its SignatureStatus.amount_out
+and .fee stay None. get_delivery(signature, owner, mint) reads them from the landed
+transaction (getTransaction): fee = meta.fee, amount_out = the sum over
+meta.postTokenBalances of owner's entries for mint, less the same sum over
+meta.preTokenBalances (a token account created by the transaction has no pre entry: 0; no
+matching entry at all: 0). A null result is found=False (not landed, or not yet indexed by
+the node); meta.err set is found, not confirmed, with the err; a transaction without meta,
+or without (or with ill-shaped) token balance lists, is ChainUnavailable (ask again), never
+an amount made up. The bot asks it for each trade confirmed without an amount
+(app/workers/bot/monitor.py), with the trade's vault and to_token.
 
 Secrets: an RPC URL often carries an API key (in its path, query or user info). Every
 message this module raises names the endpoint as scheme://host[:port] only, and the
@@ -45,11 +54,15 @@ Note on re-broadcasting with preflight on: a node answers sendTransaction for a 
 that has already landed with a -32002 preflight error ("... already been processed"); the
 bot must treat a ChainError from send as "ask the status", never as "failed".
 
-Signing: real signing needs a Solana keypair and a swap-transaction builder (e.g. an
-aggregator's swap instructions), both out of scope here. A real signer plugs in as an
-implementation of app.chain.base.Signer next to this class; the one shipped is
-app.chain.sim.SimulatedSigner, whose transactions only app.chain.sim.SimulatedChain
-understands.
+skip_preflight=True sends without the node's simulation: a transaction that would fail
+still lands, failed, with its error and fee on chain (what a bot on mainnet does, so a
+failure is recorded from the chain rather than from a preflight answer); with preflight
+on, a failing transaction is refused by sendTransaction (a ChainError) and never lands.
+
+Signing: app.chain.signer.KeypairSigner signs real v0 transactions with the vault
+authority's keypair (app.chain.keys) and a swap builder (app.chain.swap: MakerSwap, a
+two-party SPL token exchange; an aggregator's builder plugs in there).
+app.chain.sim.SimulatedSigner's transactions only app.chain.sim.SimulatedChain understands.
 """
 
 from __future__ import annotations
@@ -96,6 +109,7 @@ class SolanaRpcChain:
         retries: int = 3,
         backoff: float = 0.2,
         commitment: str = "confirmed",
+        skip_preflight: bool = False,
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
@@ -106,6 +120,7 @@ class SolanaRpcChain:
         self.retries = retries
         self.backoff = backoff
         self.commitment = commitment
+        self.skip_preflight = skip_preflight
         self._ids: Iterator[int] = itertools.count(1)
         self._ids_lock = threading.Lock()
         self._client = httpx.Client(
@@ -170,7 +185,7 @@ class SolanaRpcChain:
                 tx.raw,
                 {
                     "encoding": "base64",
-                    "skipPreflight": False,
+                    "skipPreflight": self.skip_preflight,
                     "preflightCommitment": self.commitment,
                     "maxRetries": 0,
                 },
@@ -184,6 +199,43 @@ class SolanaRpcChain:
                 f"sendTransaction returned signature {result}, expected {tx.signature}"
             )
         return result
+
+    def get_delivery(self, signature: str, owner: str, mint: str) -> SignatureStatus:
+        commitment = self.commitment if self.commitment in _FINAL_STATUSES else "confirmed"
+        result = self._call(
+            "getTransaction",
+            [
+                signature,
+                {
+                    "encoding": "base64",
+                    "commitment": commitment,
+                    "maxSupportedTransactionVersion": 0,
+                },
+            ],
+        )
+        if result is None:
+            return SignatureStatus(found=False)
+        if not isinstance(result, dict):
+            raise ChainUnavailable(f"malformed getTransaction result: {result!r:.200}")
+        slot = result.get("slot")
+        slot = slot if _is_int(slot) else None
+        meta = result.get("meta")
+        if not isinstance(meta, dict):
+            raise ChainUnavailable(f"getTransaction {signature}: no status metadata (meta)")
+        fee = meta.get("fee")
+        if not _is_int(fee) or fee < 0:
+            raise ChainUnavailable(f"malformed getTransaction meta.fee: {fee!r:.100}")
+        err = meta.get("err")
+        if err is not None:
+            return SignatureStatus(
+                found=True, confirmed=False, err=compact_err(err), slot=slot, fee=fee
+            )
+        delivered = _token_balance(meta, "postTokenBalances", owner, mint) - _token_balance(
+            meta, "preTokenBalances", owner, mint
+        )
+        return SignatureStatus(
+            found=True, confirmed=True, err=None, slot=slot, amount_out=delivered, fee=fee
+        )
 
     # -- transport -------------------------------------------------------------------
 
@@ -329,6 +381,27 @@ def _status(entry: Any) -> SignatureStatus:
     if err is not None:
         return SignatureStatus(found=True, confirmed=False, err=compact_err(err), slot=slot)
     return SignatureStatus(found=True, confirmed=True, err=None, slot=slot)
+
+
+def _token_balance(meta: dict[str, Any], key: str, owner: str, mint: str) -> int:
+    """The sum of `owner`'s token amounts in `mint` over meta[key] (pre- or
+    postTokenBalances); 0 without such entries. A missing or null list (balances not
+    recorded) is ChainUnavailable: 0 would be an amount made up."""
+    entries = meta.get(key)
+    if not isinstance(entries, list):
+        raise ChainUnavailable(f"malformed getTransaction meta.{key}: {entries!r:.200}")
+    total = 0
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ChainUnavailable(f"malformed getTransaction meta.{key} entry: {entry!r:.200}")
+        if entry.get("owner") != owner or entry.get("mint") != mint:
+            continue
+        ui = entry.get("uiTokenAmount")
+        amount = ui.get("amount") if isinstance(ui, dict) else None
+        if not isinstance(amount, str) or not amount.isascii() or not amount.isdigit():
+            raise ChainUnavailable(f"malformed getTransaction meta.{key} amount: {entry!r:.200}")
+        total += int(amount)
+    return total
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

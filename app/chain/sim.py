@@ -16,10 +16,12 @@ SimulatedChain implements base.Chain:
       failure_rate, fails on chain (err "InstructionError: slippage", fee paid), or
       confirms with amount_out = expected_amount_out less a deterministic 0..1% slippage
       and fee FEE_LAMPORTS.
-  A landed transaction is visible to get_signature_statuses once the height has reached
-  its slot (the next get_block_height call); dropped and expired ones are never found. A
-  transaction that lands always lands at or before its last valid block height, so "not
-  found while the height is past its last valid one" means it never will.
+  A landed transaction is visible to get_signature_statuses (and get_delivery, which
+  gives the same answer for the vault and target token it was signed for) once the
+  height has reached its slot (the next get_block_height call); dropped and expired ones
+  are never found. A transaction that lands always lands at or before its last valid
+  block height, so "not found while the height is past its last valid one" means it never
+  will.
 * Randomness is a hash of (seed, signature, purpose) (sha256; Python's hash() is salted per
   process), so a signature's outcome does not depend on call order, on other signatures,
   or on which process sends it.
@@ -44,6 +46,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -168,6 +171,20 @@ class SimulatedChain:
             txs = state["txs"]
             return {sig: _status(txs.get(sig), height) for sig in signatures}
 
+    def get_delivery(self, signature: str, owner: str, mint: str) -> SignatureStatus:
+        """What get_signature_statuses says of `signature`, from the recorded outcome (it
+        carries the amount and the fee already); the amount is 0 when `owner`/`mint` are
+        not the vault and target token the transaction was signed for."""
+        self._begin_call()
+        with self._state(write=False) as state:
+            tx = state["txs"].get(signature)
+            status = _status(tx, state["height"])
+        if status.amount_out is not None and tx is not None:
+            vault, to = tx.get("vault"), tx.get("to")  # absent from older state files
+            if (vault is not None and vault != owner) or (to is not None and to != mint):
+                status = dataclasses.replace(status, amount_out=0)
+        return status
+
     def send_transaction(self, tx: SignedTransaction) -> str:
         lost_answer = self._begin_call(send=True)
         payload = self._decode(tx)
@@ -257,6 +274,8 @@ class SimulatedChain:
         lvbh = int(payload["lvbh"])
         record: dict[str, Any] = {
             "trade_id": payload["trade_id"],
+            "vault": payload.get("vault"),
+            "to": payload.get("to"),
             "lvbh": lvbh,
             "sent_at": height,
             "slot": None,

@@ -26,8 +26,12 @@ def create(
     expected_amount_out: Any,
     worker: str | None = None,
     lease: timedelta | None = None,
+    venue: str | None = None,
 ) -> Call:
-    """A trade, PENDING (claimed by `worker` for `lease` when given): (replay, trade)."""
+    """A trade, PENDING (claimed by `worker` for `lease` when given), executed at `venue`
+    (live, localnet or simulated; the database's default, live, when None): (replay,
+    trade)."""
+    optional = {} if venue is None else {"venue": venue}
     return api(
         "create_trade",
         "replay, trade",
@@ -41,6 +45,7 @@ def create(
         expected_amount_out=typed(expected_amount_out, "numeric"),
         worker=worker,
         lease=lease,
+        **optional,
     )
 
 
@@ -153,9 +158,10 @@ def claim(
     pending_older_than: timedelta = timedelta(0),
     limit: int = 100,
     exclude: Sequence[UUID | str] | None = None,
+    venue: str | None = None,
 ) -> Call:
-    """Unfinished trades nobody holds (and `worker`'s own), now claimed by `worker`: the
-    list as JSON."""
+    """Unfinished trades nobody holds (and `worker`'s own), of `venue` when given, now
+    claimed by `worker`: the list as JSON."""
     return api(
         "claim_trades",
         shape=COLUMN,
@@ -164,6 +170,7 @@ def claim(
         pending_older_than=pending_older_than,
         limit=typed(limit, "integer"),
         exclude=_uuids(exclude),
+        venue=venue,
     )
 
 
@@ -178,5 +185,6 @@ def release_claims(worker: str, trade_ids: Sequence[UUID | str] | None = None) -
 
 
 def held_by_others(worker: str) -> Call:
-    """How many unfinished trades other workers hold with a live claim."""
-    return api("trades_held_by_others", worker=worker)
+    """The unfinished trades other workers hold with a live claim: (how many, the earliest
+    end of their claims: a datetime, None when none is held)."""
+    return api("trades_held_by_others", "held, first_claim_expires_at", ROW, worker=worker)

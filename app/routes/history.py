@@ -42,6 +42,7 @@ class UserTrade(msgspec.Struct):
     submitted_at: datetime | None
     completed_at: datetime | None
     updated_at: datetime
+    venue: str = "live"
 
 
 class TradeHistory(msgspec.Struct):

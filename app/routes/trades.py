@@ -67,6 +67,7 @@ class Trade(msgspec.Struct):
     last_valid_block_height: int | None = None
     claimed_by: str | None = None
     claim_expires_at: datetime | None = None
+    venue: str = "live"
 
 
 class TradeCreated(msgspec.Struct):
@@ -105,6 +106,15 @@ class CreateTradeBody(Body):
     to_token_address: str
     amount_in: AmountInput
     expected_amount_out: AmountInput
+    venue: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Where the trade is executed: live (the real Solana chain; the only "
+            "trades that count in a user's performance), localnet (a local validator) or "
+            "simulated (the simulated chain); live when absent. Part of the idempotent "
+            "content: a retry must send the same venue"
+        ),
+    ] = None
 
 
 class SubmittedBody(Body):
@@ -177,6 +187,7 @@ class TradeController(Controller):
             to_token=data.to_token_address,
             amount_in=amount("amount_in", data.amount_in),
             expected_amount_out=amount("expected_amount_out", data.expected_amount_out),
+            venue=data.venue,
         )
         try:
             replay, trade = await db.run(call)

@@ -31,8 +31,8 @@ SELECT columns_are('xorj', 'trades', ARRAY[
     'from_token_address', 'to_token_address', 'amount_in', 'expected_amount_out',
     'actual_amount_out', 'transaction_signature', 'slippage_realized', 'gas_fee',
     'error_message', 'submitted_at', 'completed_at', 'created_at', 'updated_at',
-    'last_valid_block_height', 'claimed_by', 'claim_expires_at'
-], 'xorj.trades has exactly its columns (0005 adds the submission and claim columns)');
+    'last_valid_block_height', 'claimed_by', 'claim_expires_at', 'venue'
+], 'xorj.trades has exactly its columns (0005 adds the submission and claim columns, 0007 the venue)');
 SELECT columns_are('xorj', 'bot_states', ARRAY[
     'id', 'user_id', 'enabled', 'vault_address', 'configuration', 'last_updated',
     'created_at', 'updated_at'

@@ -1,12 +1,14 @@
--- api.trades_held_by_others(worker): how many unfinished trades (PENDING or SUBMITTED)
--- another worker holds with a claim that has not expired: what the bot computed itself
--- over api.trades_to_recover(interval '0', 10000) (claimed_by IS DISTINCT FROM the
--- worker and claim_expires_at after now). Its own claims, expired claims, unclaimed and
--- finished trades do not count; the worker id is checked (XJ422 on worker_id); the count
--- reads the partial index of unfinished trades, so its cost does not grow with the
--- trade log; only xorj_bot may call it.
+-- api.trades_held_by_others(worker): one row (held, first_claim_expires_at): how many
+-- unfinished trades (PENDING or SUBMITTED) another worker holds with a claim that has not
+-- expired, what the bot computed itself over api.trades_to_recover(interval '0', 10000)
+-- (claimed_by IS DISTINCT FROM the worker and claim_expires_at after now), and the
+-- earliest end of those claims (NULL when none is held). Its own claims, expired claims,
+-- unclaimed and finished trades do not count, nor give the first end; the worker id is
+-- checked (XJ422 on worker_id); it reads the partial index of unfinished trades, so its
+-- cost does not grow with the trade log; only xorj_bot may call it. The version that
+-- returned the count alone (bigint) is gone.
 BEGIN;
-SELECT plan(17);
+SELECT plan(27);
 
 SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
 SELECT tests.running_job() AS j \gset
@@ -42,33 +44,60 @@ SELECT tests.backdate('trades', ARRAY[:'d']::uuid[], interval '1 minute', ARRAY[
 -- a finished trade that still names a live claim (only direct SQL past the guard can do it)
 SELECT tests.act_as(NULL);
 SET LOCAL session_replication_role = replica;
-UPDATE xorj.trades SET claimed_by = 'bot-b', claim_expires_at = clock_timestamp() + interval '1 minute'
+UPDATE xorj.trades SET claimed_by = 'bot-b', claim_expires_at = clock_timestamp() + interval '5 seconds'
 WHERE id = :'f';
 SET LOCAL session_replication_role = origin;
 SELECT tests.act_as('xorj_bot', NULL, 'bot:tester');
 
-SELECT is(api.trades_held_by_others('bot-a'), 2::bigint,
+CREATE FUNCTION pg_temp.held(p_worker text) RETURNS bigint
+LANGUAGE sql AS $fn$ SELECT held FROM api.trades_held_by_others(p_worker) $fn$;
+CREATE FUNCTION pg_temp.first_end(p_worker text) RETURNS timestamptz
+LANGUAGE sql AS $fn$ SELECT first_claim_expires_at FROM api.trades_held_by_others(p_worker) $fn$;
+-- The claim ends of the live claims: b's the earliest, then a's; c's (bot-a's) the
+-- latest. (f's, 5 seconds, is earlier still, but f is finished; d's has passed.)
+SELECT tests.act_as(NULL);
+UPDATE xorj.trades SET claim_expires_at = clock_timestamp() + interval '10 seconds' WHERE id = :'b';
+UPDATE xorj.trades SET claim_expires_at = clock_timestamp() + interval '20 seconds' WHERE id = :'a';
+UPDATE xorj.trades SET claim_expires_at = clock_timestamp() + interval '40 seconds' WHERE id = :'c';
+SELECT tests.act_as('xorj_bot', NULL, 'bot:tester');
+CREATE FUNCTION pg_temp.claim_end(p_trade uuid) RETURNS timestamptz
+LANGUAGE sql AS $fn$ SELECT (api.get_trade(p_trade) ->> 'claim_expires_at')::timestamptz $fn$;
+
+SELECT is(pg_temp.held('bot-a'), 2::bigint,
           'bot-a: the PENDING and the SUBMITTED trade bot-b holds');
-SELECT is(api.trades_held_by_others('bot-b'), 1::bigint, 'bot-b: the trade bot-a holds');
-SELECT is(api.trades_held_by_others('bot-c'), 3::bigint,
+SELECT is(pg_temp.held('bot-b'), 1::bigint, 'bot-b: the trade bot-a holds');
+SELECT is(pg_temp.held('bot-c'), 3::bigint,
           'bot-c: the three live claims of the others (its own claim has expired)');
-SELECT is(api.trades_held_by_others('bot-new'), 3::bigint,
+SELECT is(pg_temp.held('bot-new'), 3::bigint,
           'a worker holding nothing: every live claim; expired, unclaimed and finished trades do not count');
-SELECT is(api.trades_held_by_others('bot-a'), pg_temp.bot_formula('bot-a'),
+SELECT is(pg_temp.held('bot-a'), pg_temp.bot_formula('bot-a'),
           'the same count as the bot''s own query over trades_to_recover (bot-a)');
-SELECT is(api.trades_held_by_others('bot-c'), pg_temp.bot_formula('bot-c'),
+SELECT is(pg_temp.held('bot-c'), pg_temp.bot_formula('bot-c'),
           'the same count as the bot''s own query over trades_to_recover (bot-c)');
-SELECT is(api.trades_held_by_others('bot-new'), pg_temp.bot_formula('bot-new'),
+SELECT is(pg_temp.held('bot-new'), pg_temp.bot_formula('bot-new'),
           'the same count as the bot''s own query over trades_to_recover (another worker)');
+SELECT is((SELECT count(*) FROM api.trades_held_by_others('bot-a')), 1::bigint, 'one row');
+SELECT is(pg_temp.first_end('bot-a'), pg_temp.claim_end(:'b'),
+          'bot-a: the first lease to end is that of b (SUBMITTED, bot-b''s)');
+SELECT is(pg_temp.first_end('bot-b'), pg_temp.claim_end(:'c'),
+          'bot-b: the end of bot-a''s lease, not of its own earlier ones');
+SELECT is(pg_temp.first_end('bot-new'), pg_temp.claim_end(:'b'),
+          'another worker: the earliest of every live claim');
+SELECT ok(pg_temp.first_end('bot-new') > clock_timestamp(), 'a live lease ends in the future');
+SELECT is(pg_temp.first_end('bot-c'), pg_temp.claim_end(:'b'),
+          'bot-c: b''s too; neither the finished f (its claim ends first) nor d (expired) counts');
 SELECT is(api.release_trade_claims('bot-b'), 2, 'bot-b releases its two claims');
-SELECT is(api.trades_held_by_others('bot-a'), 0::bigint, 'a released claim is not held any more');
+SELECT is(pg_temp.held('bot-a'), 0::bigint, 'a released claim is not held any more');
+SELECT is(pg_temp.first_end('bot-a'), NULL::timestamptz, 'nothing held: no first end');
+SELECT is(pg_temp.first_end('bot-new'), pg_temp.claim_end(:'c'),
+          'the first end moves to the next live claim');
 
 -- the worker id
-SELECT is(tests.error_fields('SELECT api.trades_held_by_others(NULL)', 'sqlstate', 'column'),
+SELECT is(tests.error_fields('SELECT * FROM api.trades_held_by_others(NULL)', 'sqlstate', 'column'),
           '{"sqlstate": "XJ422", "column": "worker_id"}'::jsonb, 'a NULL worker id is XJ422 on worker_id');
-SELECT is(tests.error_of('SELECT api.trades_held_by_others(''  '')') ->> 'column', 'worker_id',
+SELECT is(tests.error_of('SELECT * FROM api.trades_held_by_others(''  '')') ->> 'column', 'worker_id',
           'a blank worker id is invalid');
-SELECT is(tests.error_of(format('SELECT api.trades_held_by_others(%L)', repeat('w', 201))) ->> 'column', 'worker_id',
+SELECT is(tests.error_of(format('SELECT * FROM api.trades_held_by_others(%L)', repeat('w', 201))) ->> 'column', 'worker_id',
           'a worker id of 201 characters is invalid');
 
 -- the plan: the partial index of unfinished trades, with 5,000 finished trades around
@@ -96,10 +125,11 @@ BEGIN
 END
 $fn$;
 
-SELECT pg_temp.plan_of($$SELECT count(*) FROM xorj.trades_held_by_others('bot-a', now())$$) AS p \gset
+SELECT pg_temp.plan_of($$SELECT count(*), min(t.claim_expires_at) FROM xorj.trades_held_by_others('bot-a', now()) t$$) AS p \gset
 SELECT matches(:'p'::text, 'Index (Only )?Scan using trades_unfinished_claim_idx', 'reads trades_unfinished_claim_idx');
 SELECT doesnt_match(:'p'::text, 'Seq Scan', 'no sequential scan of the trade log');
-PREPARE held(text, timestamptz) AS SELECT count(*) FROM xorj.trades_held_by_others($1, $2);
+PREPARE held(text, timestamptz) AS
+    SELECT count(*), min(t.claim_expires_at) FROM xorj.trades_held_by_others($1, $2) t;
 SET LOCAL plan_cache_mode = force_generic_plan;
 SELECT pg_temp.plan_of($$EXECUTE held('bot-a', now())$$) AS g \gset
 SELECT matches(:'g'::text, 'Index (Only )?Scan using trades_unfinished_claim_idx',
@@ -108,10 +138,18 @@ RESET plan_cache_mode;
 
 -- only the bot
 SELECT tests.act_as('xorj_api', tests.addr(100));
-SELECT throws_ok($$SELECT api.trades_held_by_others('w')$$, '42501', NULL, 'xorj_api may not call it');
+SELECT throws_ok($$SELECT * FROM api.trades_held_by_others('w')$$, '42501', NULL, 'xorj_api may not call it');
 SELECT tests.act_as('xorj_engine');
-SELECT throws_ok($$SELECT api.trades_held_by_others('w')$$, '42501', NULL, 'xorj_engine may not call it');
+SELECT throws_ok($$SELECT * FROM api.trades_held_by_others('w')$$, '42501', NULL, 'xorj_engine may not call it');
 SELECT tests.act_as(NULL);
+
+-- the shape, and the old version gone
+SELECT is(pg_get_function_result('api.trades_held_by_others(text)'::regprocedure),
+          'TABLE(held bigint, first_claim_expires_at timestamp with time zone)',
+          'it returns one row of (held, first_claim_expires_at)');
+SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'trades_held_by_others'
+             AND pronamespace = 'api'::regnamespace),
+          1::bigint, 'one api.trades_held_by_others: the bigint version is gone');
 
 SELECT * FROM finish();
 ROLLBACK;

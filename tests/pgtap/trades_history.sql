@@ -59,8 +59,8 @@ SELECT is(
     ARRAY['actual_amount_out', 'amount_in', 'client_order_id', 'completed_at', 'created_at',
           'error_message', 'expected_amount_out', 'from_token_address', 'gas_fee', 'id',
           'slippage_realized', 'status', 'submitted_at', 'to_token_address',
-          'transaction_signature', 'updated_at'],
-    'a trade shows its user''s fields only: no job, claim, worker or block height');
+          'transaction_signature', 'updated_at', 'venue'],
+    'a trade shows its user''s fields only (with its venue): no job, claim, worker or block height');
 SELECT is(
     (SELECT jsonb_build_object('amount_in', r->'amount_in', 'actual_amount_out', r->'actual_amount_out',
                                'expected_amount_out', r->'expected_amount_out', 'gas_fee', r->'gas_fee')

@@ -27,6 +27,10 @@ RESOLUTIONS = (
     "never_broadcast",
     "still_pending_on_chain",
 )
+# A recovery pass's count of the SUBMITTED trades whose status it could not learn: the
+# chain could not be asked (ChainUnavailable, or an error answer). Not a resolution: the
+# trade is left as it was, like one still pending, but for a reason the pass cannot judge.
+CHAIN_UNAVAILABLE = "chain_unavailable"
 EXPECTED_CONFLICTS = frozenset({"trade_in_flight", "recent_repeat", "bot_not_enabled"})
 CHANNEL = "xorj_bot_state"
 TRADERS_READ = 50
@@ -38,6 +42,10 @@ WAIT_SLICE = 0.1  # seconds: how soon a wait notices a stop request
 STATE_POLL_SECONDS = 1.0
 LISTEN_POLL_SECONDS = 10.0  # with LISTEN, the feed is read at least this often anyway
 STOP_GRACE_SECONDS = 10.0
+# The venue a chain's trades are recorded with: --chain sim is always "simulated"; with
+# --chain rpc, --venue says which real chain (a local validator is not the live one).
+SIM_VENUE = "simulated"
+RPC_VENUES = ("live", "localnet")
 
 
 class StopFlag:
@@ -88,6 +96,10 @@ class JsonLog:
 @dataclass(frozen=True)
 class BotOptions:
     worker_id: str
+    # Where the trades this bot creates are executed (api.create_trade's venue): live,
+    # localnet or simulated. No default: only live trades count in a user's performance,
+    # so the venue is always said, never assumed.
+    venue: str
     lease_seconds: float = 30.0
     monitor_timeout_seconds: float = 60.0
     poll_seconds: float = 0.5
@@ -123,6 +135,10 @@ class InFlight:
     expected_amount_out: int
     source: str  # "tick", "recovery" (startup) or "claim" (a tick's claim pass)
     submitted_at: datetime | None = None
+    # Whose balance in which mint the swap credits: what Chain.get_delivery is asked when
+    # a confirmed status does not carry the delivered amount (None: not known, not asked).
+    vault: str | None = None
+    to_token: str | None = None
 
     @classmethod
     def from_trade(cls, trade: dict[str, Any], source: str) -> InFlight:
@@ -137,7 +153,13 @@ class InFlight:
             expected_amount_out=int(trade["expected_amount_out"]),
             source=source,
             submitted_at=submitted_at if isinstance(submitted_at, datetime) else None,
+            vault=_text(trade.get("user_vault_address")),
+            to_token=_text(trade.get("to_token_address")),
         )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 class JobLost(Exception):

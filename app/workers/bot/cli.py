@@ -9,9 +9,9 @@ import os
 import signal
 import socket
 import sys
+import textwrap
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,8 @@ from app.workers.bot.base import (
     DEFAULT_PLANNER,
     MAX_UNKNOWN_AGE_SECONDS,
     RESOLUTIONS,
+    RPC_VENUES,
+    SIM_VENUE,
     STATE_POLL_SECONDS,
     STOP_GRACE_SECONDS,
     BotOptions,
@@ -36,6 +38,7 @@ from app.workers.bot.base import (
 )
 from app.workers.bot.heartbeat import Heartbeat
 from app.workers.bot.protocol import Bot
+from app.workers.bot.recovery import EXIT_ERROR, EXIT_USAGE, RECOVER_EXIT_CODES
 
 # --- the command line ------------------------------------------------------------------
 
@@ -68,9 +71,50 @@ def _lease(text: str) -> float:
     return value
 
 
+KEY_VARIABLE = "XORJ_VAULT_AUTHORITY_KEY"
+MAKER_VARIABLE = "XORJ_MAKER_KEY"
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--chain", choices=["sim", "rpc"], default="sim", help="default: sim")
+    p.add_argument(
+        "--chain",
+        choices=["sim", "rpc"],
+        required=True,
+        help="required, no default: sim (the simulated chain; trades recorded with venue "
+        "simulated) or rpc (a Solana JSON-RPC endpoint, --rpc-url, with --venue)",
+    )
     p.add_argument("--rpc-url", help="the Solana JSON-RPC endpoint (--chain rpc)")
+    p.add_argument(
+        "--venue",
+        choices=RPC_VENUES,
+        help="required with --chain rpc: live (the real Solana chain; only live trades count "
+        "in a user's performance) or localnet (a local validator); the venue the trades "
+        "it creates record (with --chain sim they are simulated)",
+    )
+    p.add_argument(
+        "--keypair",
+        metavar="FILE",
+        help="--chain rpc: the vault authority's Solana CLI keypair file (mode 0600; it "
+        f"signs as the vaults' delegate and pays the fees); else {KEY_VARIABLE} (base58)",
+    )
+    p.add_argument(
+        "--swap",
+        choices=["maker"],
+        help="--chain rpc: how a swap is built. maker: an atomic two-party token exchange "
+        "with --maker-keypair (the offline stand-in; an aggregator's builder plugs in "
+        "here, see app/chain/swap.py: untested)",
+    )
+    p.add_argument(
+        "--maker-keypair",
+        metavar="FILE",
+        help=f"--swap maker: the maker's keypair file (mode 0600); else {MAKER_VARIABLE}",
+    )
+    p.add_argument(
+        "--maker-slippage-bps",
+        type=int,
+        default=0,
+        help="--swap maker: the maker delivers expected x (1 - bps/10000) (default 0)",
+    )
     p.add_argument("--sim-seed", type=int, default=0, help="simulated chain seed (default 0)")
     p.add_argument(
         "--sim-state",
@@ -174,10 +218,32 @@ def register_cli(subparsers: Any) -> None:
     run.set_defaults(func=cmd_run)
 
     recover = sub.add_parser(
-        "recover", help="resolve the unfinished trades once (startup pass), print a summary"
+        "recover",
+        help="resolve the unfinished trades once (startup pass), print a summary",
+        description="Resolve the unfinished trades nobody holds once (the startup pass of "
+        "`bot run`), print a table of resolutions, and say how many trades other live bots "
+        "hold and when the first of their leases ends.",
+        epilog="exit status:\n"
+        + "\n".join(
+            textwrap.fill(text, 79, initial_indent=f"  {code}  ", subsequent_indent=" " * 5)
+            for code, text in RECOVER_EXIT_CODES
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(recover)
     recover.set_defaults(func=cmd_recover)
+
+
+def _venue(args: argparse.Namespace) -> str:
+    """The venue of the trades this bot creates: simulated for --chain sim; for --chain rpc,
+    --venue (required: a local validator must never be taken for the live chain)."""
+    if args.chain == "sim":
+        if args.venue is not None:
+            raise ValueError(f"--venue {args.venue} is for --chain rpc; --chain sim is simulated")
+        return SIM_VENUE
+    if args.venue is None:
+        raise ValueError(f"--chain rpc needs --venue {'|'.join(RPC_VENUES)}")
+    return str(args.venue)
 
 
 def _build_chain(args: argparse.Namespace, need_signer: bool) -> tuple[Chain, Signer | None]:
@@ -197,21 +263,36 @@ def _build_chain(args: argparse.Namespace, need_signer: bool) -> tuple[Chain, Si
         return chain, SimulatedSigner()
     if not args.rpc_url:
         raise ValueError("--chain rpc needs --rpc-url")
-    if need_signer:
-        raise ValueError(
-            "bot run --chain rpc: no transaction signer for a real chain is available yet "
-            "(a Solana keypair and a swap builder, see app/chain/rpc.py); "
-            "`bot recover --chain rpc` works"
-        )
     from app.chain.rpc import SolanaRpcChain
 
-    return SolanaRpcChain(args.rpc_url), None
+    signer = _rpc_signer(args) if need_signer else None
+    # Preflight skipped: a swap that fails lands with its error and fee, as on mainnet, so
+    # the trade is FAILED with the chain's error rather than left to expire.
+    return SolanaRpcChain(args.rpc_url, skip_preflight=True), signer
+
+
+def _rpc_signer(args: argparse.Namespace) -> Signer:
+    """The keypair signer of `bot run --chain rpc`: the authority's key and the swap
+    builder (ConfigError, a ValueError, for a key that is missing or not private)."""
+    from app.chain.keys import load_keypair
+    from app.chain.signer import KeypairSigner
+    from app.chain.swap import MakerSwap
+
+    if args.swap != "maker":
+        raise ValueError(
+            "bot run --chain rpc needs --swap maker and --maker-keypair FILE: the only swap "
+            "builder shipped (an aggregator's plugs in at app/chain/swap.py)"
+        )
+    authority = load_keypair(args.keypair)
+    maker = load_keypair(args.maker_keypair, variable=MAKER_VARIABLE)
+    return KeypairSigner(authority, MakerSwap(maker, args.maker_slippage_bps))
 
 
 def _make_bot(args: argparse.Namespace, need_signer: bool, flag: StopFlag) -> Bot:
     worker = args.worker_id or default_worker_id()
     options = BotOptions(
         worker_id=worker,
+        venue=_venue(args),
         lease_seconds=args.lease_seconds,
         monitor_timeout_seconds=getattr(args, "monitor_timeout_seconds", 60.0),
         poll_seconds=args.poll_seconds,
@@ -362,16 +443,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         _close(bot)
 
 
-def format_summary(counts: Counter[str], held_by_others: int) -> str:
-    width = max(len(name) for name in RESOLUTIONS)
-    lines = [f"{'resolution':<{width}}  count"]
-    lines += [f"{name:<{width}}  {counts.get(name, 0):>5}" for name in RESOLUTIONS]
-    lines.append(f"{'total':<{width}}  {sum(counts.get(n, 0) for n in RESOLUTIONS):>5}")
-    if held_by_others:
-        lines.append(f"({held_by_others} unfinished trade(s) held by other live bots: left alone)")
-    return "\n".join(lines)
-
-
 def cmd_recover(args: argparse.Namespace) -> int:
     flag = StopFlag()
     _install_signals(flag, args.stop_grace_seconds)
@@ -379,12 +450,16 @@ def cmd_recover(args: argparse.Namespace) -> int:
         bot = _make_bot(args, need_signer=False, flag=flag)
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"xorj bot recover: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except Stopped:
-        return 0
+        print(f"xorj bot recover: stopped by {flag.name} before the pass", file=sys.stderr)
+        return EXIT_ERROR
     try:
-        counts, others = bot.recover_once()
+        report = bot.recover_once()
+    except Stopped:
+        print(f"xorj bot recover: stopped by {flag.name} during the pass", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         _close(bot)
-    print(format_summary(counts, others))
-    return 0
+    print(report.summary())
+    return report.exit_code()

@@ -68,8 +68,9 @@ class Monitoring:
 
     def _decide(self, item: InFlight, status: SignatureStatus, height: int) -> str | None:
         if status.found and status.err is not None:
+            fee = status.fee if status.fee is not None else self._fee_paid(item)
             return self._settle_failed(
-                item, f"failed on chain: {status.err}", status.fee, "failed_on_chain"
+                item, f"failed on chain: {status.err}", fee, "failed_on_chain"
             )
         if status.found and status.confirmed:
             return self._settle_confirmed(item, status)
@@ -89,15 +90,22 @@ class Monitoring:
         return None
 
     def _settle_confirmed(self, item: InFlight, status: SignatureStatus) -> str | None:
+        if status.amount_out is None:
+            # The status did not say what the swap delivered (getSignatureStatuses never
+            # does): ask the landed transaction. A CONFIRMED record is immutable, so the
+            # amount is never made up: without an answer the trade stays SUBMITTED (in
+            # flight, asked again at the next poll).
+            delivery = self._delivery(item)
+            if delivery is None:
+                return None
+            status = SignatureStatus(
+                found=True,
+                confirmed=True,
+                slot=status.slot if status.slot is not None else delivery.slot,
+                amount_out=delivery.amount_out,
+                fee=delivery.fee if delivery.fee is not None else status.fee,
+            )
         actual = status.amount_out
-        if actual is None:
-            # The chain did not say what the swap delivered (app/chain/rpc.py has no
-            # getTransaction yet): a CONFIRMED record is immutable, so never make the
-            # amount up; leave the trade SUBMITTED (still pending) and say so once.
-            if item.trade_id not in self._amount_unknown:
-                self._amount_unknown.add(item.trade_id)
-                self.log("amount_out_unknown", trade_id=item.trade_id, signature=item.signature)
-            return None
         try:
             # The database computes the slippage from the trade's expected amount.
             _, trade = self.db.run(trades.mark_confirmed(item.trade_id, actual, None, status.fee))
@@ -110,6 +118,58 @@ class Monitoring:
             slippage=trade.get("slippage_realized"),
             gas_fee=status.fee,
         )
+
+    def _fee_paid(self, item: InFlight) -> int | None:
+        """The fee a transaction that failed on chain paid (getTransaction), or None when
+        the chain cannot say now: the failure is final either way, the fee best effort."""
+        if item.vault is None or item.to_token is None:
+            return None
+        try:
+            delivery = self.chain.get_delivery(item.signature, item.vault, item.to_token)
+        except ChainError as exc:
+            self.log("fee_unknown", trade_id=item.trade_id, error=one_line(exc))
+            return None
+        return delivery.fee if delivery.found else None
+
+    def _delivery(self, item: InFlight) -> SignatureStatus | None:
+        """Chain.get_delivery for a trade confirmed without an amount: the confirmed status
+        with amount_out set, or None (still unknown; logged)."""
+        if item.vault is None or item.to_token is None:
+            self._amount_out_unknown(item, "the trade's vault or target token is not known")
+            return None
+        try:
+            delivery = self.chain.get_delivery(item.signature, item.vault, item.to_token)
+        except ChainError as exc:  # ChainUnavailable included: ask again at the next poll
+            self.log(
+                "chain_unavailable" if isinstance(exc, ChainUnavailable) else "chain_error",
+                during="get_delivery",
+                trade_id=item.trade_id,
+                error=one_line(exc),
+            )
+            return None
+        if not delivery.found:
+            # Confirmed but not yet served by getTransaction (a lagging node): next poll.
+            self._amount_out_unknown(item, "the landed transaction is not found (yet)")
+            return None
+        if delivery.err is not None or not delivery.confirmed:
+            # The same chain said confirmed without error: no verdict from a contradiction.
+            self._amount_out_unknown(item, f"the transaction disagrees: err {delivery.err}")
+            return None
+        if delivery.amount_out is None or delivery.amount_out < 0:
+            self._amount_out_unknown(item, f"delivered amount {delivery.amount_out}")
+            return None
+        return delivery
+
+    def _amount_out_unknown(self, item: InFlight, reason: str) -> None:
+        """Say once per trade that its delivered amount is not known (it stays SUBMITTED)."""
+        if item.trade_id not in self._amount_unknown:
+            self._amount_unknown.add(item.trade_id)
+            self.log(
+                "amount_out_unknown",
+                trade_id=item.trade_id,
+                signature=item.signature,
+                reason=reason,
+            )
 
     def _settle_failed(
         self, item: InFlight, reason: str, fee: int | None, resolution: str

@@ -33,7 +33,7 @@ from app.workers.bot.base import (
 )
 from app.workers.bot.heartbeat import Heartbeat
 from app.workers.bot.monitor import Monitoring
-from app.workers.bot.recovery import Recovery
+from app.workers.bot.recovery import Recovery, RecoveryReport
 from app.workers.planner import PlannedTrade, Planner
 
 
@@ -108,6 +108,7 @@ class Bot(Recovery, Monitoring):
         """`bot run`: startup recovery, then the ticks; 0 when done or stopped."""
         self.log(
             "bot_started",
+            venue=self.options.venue,
             lease_seconds=self.options.lease_seconds,
             ticks=self.options.ticks,
             tick_seconds=self.options.tick_seconds,
@@ -142,19 +143,20 @@ class Bot(Recovery, Monitoring):
         )
         return 0
 
-    def recover_once(self) -> tuple[Counter[str], int]:
-        """`bot recover`: the startup pass alone; (counts, unfinished trades that other
-        live workers hold)."""
+    def recover_once(self) -> RecoveryReport:
+        """`bot recover`: the startup pass alone; what it resolved, what it could not, and
+        what other live workers hold."""
         try:
             self.reap()
             self.heartbeat.listen()
             self.heartbeat.progress()
             self.heartbeat.start()
             counts = self.recover()
-            others = self.held_by_others()
+            stopped_by = self.stop_reason if self.stopping else None
+            held, first_end = self.held_by_others()
         finally:
             self.shutdown()
-        return counts, others
+        return RecoveryReport(counts, held, first_end, stopped_by)
 
     # -- jobs --------------------------------------------------------------------------
 
@@ -256,6 +258,7 @@ class Bot(Recovery, Monitoring):
                     intent.expected_amount_out,
                     self.worker,
                     self.options.lease,
+                    self.options.venue,
                 )
             )
         except psycopg.Error as exc:
@@ -304,6 +307,7 @@ class Bot(Recovery, Monitoring):
                     to_token=intent.to_token,
                     amount_in=intent.amount_in,
                     expected_amount_out=intent.expected_amount_out,
+                    client_order_id=key,
                 ),
                 blockhash,
             )
@@ -337,6 +341,8 @@ class Bot(Recovery, Monitoring):
             last_valid_block_height=tx.last_valid_block_height,
             expected_amount_out=intent.expected_amount_out,
             source="tick",
+            vault=intent.vault,
+            to_token=intent.to_token,
         )
         self.inflight[trade_id] = item
         self.log(

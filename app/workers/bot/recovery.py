@@ -4,14 +4,150 @@ of FR-2.5, and each tick's claim pass). A mixin of app.workers.bot.protocol.Bot.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
+from app.chain.base import ChainError
 from app.dbapi import jobs, trades
 from app.dbapi.core import CONFLICT, REFUSED, one_line, sqlstate
-from app.workers.bot.base import NEVER_BROADCAST, RESOLUTIONS, InFlight
+from app.workers.bot.base import CHAIN_UNAVAILABLE, NEVER_BROADCAST, RESOLUTIONS, InFlight
+
+STILL_PENDING = "still_pending_on_chain"
+
+
+class ChainWatch:
+    """The bot's chain during one look of a claim pass, noting the questions it could not
+    answer (ChainError, ChainUnavailable included; re-raised as they came): the height or
+    the statuses (then no trade of the look got an answer), or one landed transaction
+    (get_delivery: that trade's). Everything else goes to the chain itself."""
+
+    def __init__(self, chain: Any) -> None:
+        self.chain = chain
+        self.all_unanswered = False
+        self.unanswered: set[str] = set()  # signatures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.chain, name)
+
+    def get_block_height(self) -> Any:
+        try:
+            return self.chain.get_block_height()
+        except ChainError:
+            self.all_unanswered = True
+            raise
+
+    def get_signature_statuses(self, signatures: list[str]) -> Any:
+        try:
+            return self.chain.get_signature_statuses(signatures)
+        except ChainError:
+            self.all_unanswered = True
+            raise
+
+    def get_delivery(self, signature: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.chain.get_delivery(signature, *args, **kwargs)
+        except ChainError:
+            self.unanswered.add(signature)
+            raise
+
+    def answered(self, item: InFlight) -> bool:
+        return not self.all_unanswered and item.signature not in self.unanswered
+
+
+# `xorj bot recover`'s exit status (also in its --help and the README).
+EXIT_RESOLVED = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PENDING = 3
+EXIT_CHAIN_UNAVAILABLE = 4
+RECOVER_EXIT_CODES = (
+    (
+        EXIT_RESOLVED,
+        "every unfinished trade it could take is resolved (CONFIRMED or FAILED); "
+        "trades other live bots hold are left alone and do not count",
+    ),
+    (
+        EXIT_ERROR,
+        "an error (the database unreachable, a refused login...), or a signal "
+        "stopped it before the pass ended: nothing is known of the rest",
+    ),
+    (EXIT_USAGE, "a usage error (options)"),
+    (
+        EXIT_PENDING,
+        "some trades are still pending on chain: not final and not expired yet "
+        "(run it again later)",
+    ),
+    (
+        EXIT_CHAIN_UNAVAILABLE,
+        "the chain could not be asked about some trades (unavailable, "
+        "or it answered with an error): their state is unknown, distinct from pending "
+        "(run it again when the chain answers); takes precedence over 3",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What `bot recover` knows after its pass: the counts by resolution (RESOLUTIONS and
+    CHAIN_UNAVAILABLE), the unfinished trades other live bots hold (left alone) and the
+    earliest end of their leases, and the signal that stopped the pass before it ended."""
+
+    counts: Counter[str]
+    held_by_others: int
+    first_claim_expires_at: datetime | None
+    stopped_by: str | None = None
+
+    def summary(self) -> str:
+        """The table of resolutions, then what the pass could not resolve, and why."""
+        counts = self.counts
+        rows = (*RESOLUTIONS, CHAIN_UNAVAILABLE)
+        width = max(len(name) for name in rows)
+        lines = [f"{'resolution':<{width}}  count"]
+        lines += [f"{name:<{width}}  {counts.get(name, 0):>5}" for name in rows]
+        lines.append(f"{'total':<{width}}  {sum(counts.get(n, 0) for n in rows):>5}")
+        if self.stopped_by:
+            lines.append(
+                f"(stopped by {self.stopped_by} before the pass ended: the counts are partial)"
+            )
+        if counts.get(CHAIN_UNAVAILABLE):
+            lines.append(
+                f"({counts[CHAIN_UNAVAILABLE]} SUBMITTED trade(s) unknown: the chain could not "
+                "be asked; left as they are, run it again when the chain answers)"
+            )
+        if counts.get(STILL_PENDING):
+            lines.append(
+                f"({counts[STILL_PENDING]} trade(s) still pending on chain: not final and not "
+                "expired yet; run it again later)"
+            )
+        if self.held_by_others:
+            first = self.first_claim_expires_at
+            ends = f"; the first lease ends at {_when(first)}" if first is not None else ""
+            lines.append(
+                f"({self.held_by_others} unfinished trade(s) held by other live bots: left "
+                f"alone{ends})"
+            )
+        return "\n".join(lines)
+
+    def exit_code(self) -> int:
+        """RECOVER_EXIT_CODES: stopped 1; any trade the chain could not be asked about 4;
+        any still pending 3; else 0."""
+        if self.stopped_by:
+            return EXIT_ERROR
+        if self.counts.get(CHAIN_UNAVAILABLE):
+            return EXIT_CHAIN_UNAVAILABLE
+        if self.counts.get(STILL_PENDING):
+            return EXIT_PENDING
+        return EXIT_RESOLVED
+
+
+def _when(at: datetime) -> str:
+    """A moment as UTC to the second, and how far from now."""
+    seconds = (at - datetime.now(UTC)).total_seconds()
+    relative = f"in {seconds:.0f} s" if seconds >= 0 else f"{-seconds:.0f} s ago"
+    return f"{at.astimezone(UTC).isoformat(timespec='seconds')} ({relative})"
 
 
 class Recovery:
@@ -41,7 +177,7 @@ class Recovery:
         job = self.start_job(
             "RECOVERY_RUN", {"worker_id": self.worker, "pending_older_than_seconds": 0}
         )
-        counts: Counter[str] = Counter({name: 0 for name in RESOLUTIONS})
+        counts: Counter[str] = Counter({name: 0 for name in (*RESOLUTIONS, CHAIN_UNAVAILABLE)})
         error: str | None = None
         try:
             counts.update(self.claim_pass(0.0, "recovery", recovery_job=job))
@@ -53,14 +189,21 @@ class Recovery:
             self.finish_job(job, error)
             raise
         self.finish_job(job, error)
-        self.log("recovery_summary", job_id=job, **{k: counts[k] for k in RESOLUTIONS})
+        self.log(
+            "recovery_summary",
+            job_id=job,
+            **{k: counts[k] for k in (*RESOLUTIONS, CHAIN_UNAVAILABLE)},
+        )
         return counts
 
     def claim_pass(
         self, pending_older_than: float, source: str, recovery_job: str | None = None
     ) -> Counter[str]:
         """Claim the unfinished trades nobody else holds and resolve each one: PENDING ->
-        FAILED never broadcast; SUBMITTED -> one poll, then monitored if undecided."""
+        FAILED never broadcast; SUBMITTED -> one poll, then monitored if undecided. The
+        counts: by resolution; an undecided trade is still_pending_on_chain when the chain
+        answered (not final, not expired yet), CHAIN_UNAVAILABLE when it could not be
+        asked."""
         counts: Counter[str] = Counter()
         seen: set[str] = set()
         jobs: set[str] = set()
@@ -79,6 +222,9 @@ class Recovery:
                         timedelta(seconds=pending_older_than),
                         limit,
                         exclude or None,
+                        # Only its own chain's trades: a signature is looked for where
+                        # it was sent.
+                        self.options.venue,
                     )
                 )
             new = [t for t in batch if t["id"] not in seen and t["id"] not in self.inflight]
@@ -107,10 +253,18 @@ class Recovery:
                 elif trade["status"] == "SUBMITTED":
                     submitted.append(InFlight.from_trade(trade, source))
             if submitted and not self.stopping:
-                results = self.poll(submitted)
+                chain, watch = self.chain, ChainWatch(self.chain)
+                self.chain = watch
+                try:
+                    results = self.poll(submitted)
+                finally:
+                    self.chain = chain
                 for item in submitted:
                     result = results.get(item.trade_id)
-                    counts[result or "still_pending_on_chain"] += 1
+                    if result is None:
+                        answered = watch.answered(item)
+                        result = STILL_PENDING if answered else CHAIN_UNAVAILABLE
+                    counts[result] += 1
             if len(batch) < limit:
                 break
         if recovery_job is not None and jobs:
@@ -119,10 +273,11 @@ class Recovery:
             self.log("claim_pass", **counts)
         return counts
 
-    def held_by_others(self) -> int:
+    def held_by_others(self) -> tuple[int, datetime | None]:
         """Unfinished trades (SUBMITTED, or PENDING) that other workers hold with a live
-        lease: not touched by this pass."""
-        return int(self.db.run(trades.held_by_others(self.worker)))
+        lease, not touched by this pass: (how many, the earliest end of their leases)."""
+        held, first_end = self.db.run(trades.held_by_others(self.worker))
+        return int(held), first_end
 
     def fail_never_broadcast(
         self, trade_id: str, reason: str, source: str

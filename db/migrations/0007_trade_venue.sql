@@ -1,0 +1,10 @@
+-- depends: 0006_application_login
+-- Where a trade was executed: 'live' (the real Solana chain, the only trades that count
+-- in a user's performance), 'localnet' (a local validator) or 'simulated' (the simulated
+-- chain of app/chain/sim.py). Set when the trade is created (api.create_trade's
+-- p_venue), never changed (procedures/trades_guard.sql). The trades recorded before this
+-- migration were all created for the real chain: they become 'live' (the default).
+
+ALTER TABLE xorj.trades
+    ADD COLUMN venue text NOT NULL DEFAULT 'live',
+    ADD CONSTRAINT trades_venue_known CHECK (venue IN ('live', 'localnet', 'simulated'));
