@@ -3,7 +3,8 @@
 -- in a user's performance), 'localnet' (a local validator) or 'simulated' (the simulated
 -- chain of app/chain/sim.py). Set when the trade is created (api.create_trade's
 -- p_venue), never changed (procedures/trades_guard.sql). The trades recorded before this
--- migration were all created for the real chain: they become 'live' (the default).
+-- migration cannot be told apart (a bot of that time ran on the simulated chain by
+-- default): they become 'live' (the default), counted as they were counted until now.
 
 ALTER TABLE xorj.trades
     ADD COLUMN venue text NOT NULL DEFAULT 'live',
