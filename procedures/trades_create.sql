@@ -123,6 +123,7 @@ BEGIN
     SELECT * INTO v_existing FROM xorj.trades
     WHERE user_vault_address = v_vault AND from_token_address = v_from
       AND to_token_address = v_to AND status IN ('PENDING', 'SUBMITTED')
+      AND venue = p_venue  -- another venue's trade runs on another chain
     LIMIT 1;
     IF FOUND THEN
         PERFORM xorj.raise_conflict('trade_in_flight',
@@ -137,7 +138,7 @@ BEGIN
     SELECT duplicate_window INTO v_window FROM xorj.settings;
     SELECT * INTO v_existing FROM xorj.trades
     WHERE user_vault_address = v_vault AND from_token_address = v_from
-      AND to_token_address = v_to AND amount_in = v_amount
+      AND to_token_address = v_to AND amount_in = v_amount AND venue = p_venue
       AND status <> 'FAILED' AND created_at > clock_timestamp() - v_window
     ORDER BY created_at DESC
     LIMIT 1;

@@ -651,7 +651,10 @@ def test_u64_amounts(api: Api, vault: str) -> None:
 
     # Not a JSON integer or a string of digits: refused before the database (which would
     # never see the rounding of 1.0), 422 naming the field.
-    for value in (1.5, 1.0, "1.5", "1e5", "-1", "", " 1", "0x10", "\u0661\u0662", True, None):
+    for value in (
+        *(1.5, 1.0, "1.5", "1e5", "-1", "", " 1", "0x10", "\u0661\u0662", True, None),
+        "0" * 18 + "1000",  # 22 digits: more than the schema's ^[0-9]{1,20}$, zeros or not
+    ):
         response = create(api, body(amount_in=value))
         body_ = assert_error(response, 422, "XJ422", field="amount_in")
         assert "amount_in" in body_["message"], (value, response.text)

@@ -381,3 +381,18 @@ def test_keys_are_refused_unless_private_and_never_printed(
     secret = json.loads(exposed.read_text())
     assert str(secret) not in output and ",".join(map(str, secret[:8])) not in output
     assert trades(db_url) == []
+
+
+def test_a_test_chain_is_never_taken_for_the_live_one(
+    chain: Localnet, db_url: str, tmp_path: Path, cli_env: EnvFactory
+) -> None:
+    """--venue live asks the endpoint which chain it serves (getGenesisHash): anything but
+    mainnet-beta is refused before a trade is created or claimed."""
+    users = setup_bots(db_url, count=1)
+    fund(chain, [u.vault for u in users])
+    args = run_args(chain, "live-bot")
+    args[args.index("--venue") + 1] = "live"
+    bot = run_bot(cli_env, db_url, args, tmp_path, "live")
+    assert bot.proc.returncode == 2, bot.stderr()[-2000:]
+    assert "--venue live needs mainnet-beta" in bot.stderr()
+    assert trades(db_url) == []

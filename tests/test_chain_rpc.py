@@ -585,11 +585,15 @@ def test_get_delivery_sums_accounts_and_counts_created_ones(
         ],
     )
     assert chain.get_delivery(signature(1), VAULT, JUP).amount_out == 1_250_003
-    # No entry of the owner for the mint at all: nothing delivered.
+    # No account of the owner in the mint after it: what was delivered is unknown (the
+    # output went to another owner's account), never taken as 0.
     server.node.transactions[signature(2)] = landed_tx(pre=[], post=[])
     assert chain.get_delivery(signature(2), VAULT, JUP) == SignatureStatus(
-        found=True, confirmed=True, slot=341197050, amount_out=0, fee=10_000
+        found=True, confirmed=True, slot=341197050, amount_out=None, fee=10_000
     )
+    # An account the transaction created: nothing before it, its balance after.
+    server.node.transactions[signature(3)] = landed_tx(pre=[], post=[balance(2, VAULT, JUP, 9)])
+    assert chain.get_delivery(signature(3), VAULT, JUP).amount_out == 9
 
 
 def test_get_delivery_failed_and_unknown(server: Server, chain: SolanaRpcChain) -> None:

@@ -17,6 +17,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+# The genesis hashes of Solana's public clusters (getGenesisHash): what a venue checks.
+MAINNET_GENESIS = "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdpKuc147dw2N9d"
+PUBLIC_TEST_GENESIS = {
+    "EtWTRABZaYq6iMfeYKouRu166VU2xqa1wcaWoxPkrZBG": "devnet",
+    "4uhcVJyU9pJkvQyS88uRDiswHXSCkY3zQawwpjk2NsNY": "testnet",
+}
+
+
+def venue_problem(venue: str, genesis: str) -> str | None:
+    """Why a chain of this genesis hash is not `venue`, or None. live: mainnet-beta only
+    (only live trades count in performance, and a live bot claims live trades); localnet:
+    any chain but mainnet-beta (a local validator, or devnet/testnet: a test chain)."""
+    if venue == "live" and genesis != MAINNET_GENESIS:
+        cluster = PUBLIC_TEST_GENESIS.get(genesis, "not a public cluster")
+        return (
+            f"--venue live needs mainnet-beta, but the endpoint's genesis hash is {genesis} "
+            f"({cluster}); a test chain is --venue localnet"
+        )
+    if venue == "localnet" and genesis == MAINNET_GENESIS:
+        return "--venue localnet, but the endpoint serves mainnet-beta: use --venue live"
+    return None
+
 
 class ChainError(Exception):
     """The chain answered with an error (JSON-RPC error object)."""

@@ -38,6 +38,7 @@ def load_keypair(
     path: str | os.PathLike[str] | None,
     env: Mapping[str, str] | None = None,
     variable: str = KEY_VARIABLE,
+    what: str = "vault authority",
 ) -> Keypair:
     """The keypair of the file at `path` when given, else of the base58 variable `variable`
     of `env` (default: os.environ). ConfigError when neither is usable."""
@@ -47,7 +48,7 @@ def load_keypair(
     value = environ.get(variable)
     if value is None or not value.strip():
         raise ConfigError(
-            f"no vault authority key: give a keypair file (mode 600) or set {variable} "
+            f"no {what} key: give a keypair file (mode 600) or set {variable} "
             "(the 64-byte secret key in base58)"
         )
     return _from_base58(value.strip(), variable)

@@ -14,6 +14,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
+from solders.hash import Hash
 from solders.message import Message, MessageV0
 from solders.transaction import VersionedTransaction
 
@@ -102,11 +103,16 @@ def _admin_config(params: Any) -> dict[str, Any]:
     return _config(params)
 
 
+LOCALNET_GENESIS = str(Hash.hash(b"xorj localnet genesis"))
+
+
 class Methods:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.table: dict[str, Callable[[Any], Any]] = {
             "getHealth": lambda _: "ok",
+            # Not a public cluster's: a bot with --venue live refuses this chain.
+            "getGenesisHash": lambda _: LOCALNET_GENESIS,
             "getVersion": lambda _: {"solana-core": SOLANA_CORE, "feature-set": 0},
             "getSlot": self.get_slot,
             "getBlockHeight": self.get_block_height,

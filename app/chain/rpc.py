@@ -157,6 +157,13 @@ class SolanaRpcChain:
             raise ChainUnavailable(f"malformed getLatestBlockhash result: {value!r:.200}")
         return Blockhash(value=blockhash, last_valid_block_height=lvbh)
 
+    def get_genesis_hash(self) -> str:
+        """Which chain the endpoint serves (getGenesisHash): see base.GENESIS."""
+        result = self._call("getGenesisHash", [])
+        if not isinstance(result, str) or not 32 <= len(result) <= 44:
+            raise ChainUnavailable(f"malformed getGenesisHash result: {result!r:.100}")
+        return result
+
     def get_block_height(self) -> int:
         result = self._call("getBlockHeight", [{"commitment": self.commitment}])
         if not _is_int(result):
@@ -230,8 +237,13 @@ class SolanaRpcChain:
             return SignatureStatus(
                 found=True, confirmed=False, err=compact_err(err), slot=slot, fee=fee
             )
-        delivered = _token_balance(meta, "postTokenBalances", owner, mint) - _token_balance(
-            meta, "preTokenBalances", owner, mint
+        after = _token_balance(meta, "postTokenBalances", owner, mint)
+        # No account of the owner in the mint after the transaction: the output went
+        # elsewhere (or the node did not say whose it is). Unknown, never "0 delivered".
+        delivered = (
+            None
+            if after is None
+            else after - (_token_balance(meta, "preTokenBalances", owner, mint) or 0)
         )
         return SignatureStatus(
             found=True, confirmed=True, err=None, slot=slot, amount_out=delivered, fee=fee
@@ -383,14 +395,15 @@ def _status(entry: Any) -> SignatureStatus:
     return SignatureStatus(found=True, confirmed=True, err=None, slot=slot)
 
 
-def _token_balance(meta: dict[str, Any], key: str, owner: str, mint: str) -> int:
+def _token_balance(meta: dict[str, Any], key: str, owner: str, mint: str) -> int | None:
     """The sum of `owner`'s token amounts in `mint` over meta[key] (pre- or
-    postTokenBalances); 0 without such entries. A missing or null list (balances not
+    postTokenBalances); None without such entries (a pre balance of None is an account
+    created by the transaction: 0 before). A missing or null list (balances not
     recorded) is ChainUnavailable: 0 would be an amount made up."""
     entries = meta.get(key)
     if not isinstance(entries, list):
         raise ChainUnavailable(f"malformed getTransaction meta.{key}: {entries!r:.200}")
-    total = 0
+    total: int | None = None
     for entry in entries:
         if not isinstance(entry, dict):
             raise ChainUnavailable(f"malformed getTransaction meta.{key} entry: {entry!r:.200}")
@@ -400,7 +413,7 @@ def _token_balance(meta: dict[str, Any], key: str, owner: str, mint: str) -> int
         amount = ui.get("amount") if isinstance(ui, dict) else None
         if not isinstance(amount, str) or not amount.isascii() or not amount.isdigit():
             raise ChainUnavailable(f"malformed getTransaction meta.{key} amount: {entry!r:.200}")
-        total += int(amount)
+        total = (total or 0) + int(amount)
     return total
 
 

@@ -85,6 +85,15 @@ def amount(field: str, value: AmountInput | None) -> Decimal | None:
             hint=RULE,
             field=field,
         )
+    if isinstance(raw, str) and len(raw) > 20:
+        # The schema's pattern (^[0-9]{1,20}$): no u64 needs more, leading zeros included.
+        raise ApiError(
+            422,
+            "XJ422",
+            f"{field} is out of range: a string amount has at most 20 digits",
+            hint=RULE,
+            field=field,
+        )
     if len(digits.lstrip("0")) > MAX_DIGITS:
         raise ApiError(
             422,

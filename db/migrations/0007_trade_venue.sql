@@ -9,3 +9,11 @@
 ALTER TABLE xorj.trades
     ADD COLUMN venue text NOT NULL DEFAULT 'live',
     ADD CONSTRAINT trades_venue_known CHECK (venue IN ('live', 'localnet', 'simulated'));
+
+-- One trade in flight per vault and token pair, per venue: a trade on a local validator
+-- or the simulated chain never blocks the live one (procedures/trades_create.sql's rules
+-- in flight and recent repeat look at the same venue only).
+DROP INDEX xorj.trades_one_in_flight_per_pair_key;
+CREATE UNIQUE INDEX trades_one_in_flight_per_pair_key
+    ON xorj.trades (user_vault_address, from_token_address, to_token_address, venue)
+    WHERE status IN ('PENDING', 'SUBMITTED');

@@ -195,7 +195,7 @@ SELECT is(tests.error_fields(format($$INSERT INTO xorj.trades (job_id, user_vaul
 SELECT alike(tests.error_of(format($$INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id,
               from_token_address, to_token_address, amount_in, expected_amount_out)
              VALUES (%L, %L, 'direct', %L, %L, 1, 1)$$, :'j', tests.addr(200), tests.addr(3), tests.addr(4))) ->> 'detail',
-          'Key (user_vault_address, from_token_address, to_token_address)=%',
+          'Key (user_vault_address, from_token_address, to_token_address, venue)=%',
           'and its native DETAIL as the detail');
 
 SELECT * FROM finish();

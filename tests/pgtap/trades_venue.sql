@@ -5,7 +5,7 @@
 -- venue is idempotency_key_reused); the guard keeps it from ever changing; every trade
 -- JSON (the bot's and the user's history) shows it.
 BEGIN;
-SELECT plan(31);
+SELECT plan(33);
 
 SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
 SELECT tests.running_job() AS j \gset
@@ -126,6 +126,16 @@ SELECT is((SELECT array_agg(j ->> 'client_order_id')
           ARRAY['k-loc'], 'a localnet bot claims only the localnet trade');
 SELECT is((tests.error_of($$SELECT api.claim_trades('w', interval '1 minute', p_venue => 'mainnet')$$)
            ->> 'column'), 'venue', 'an unknown venue is XJ422 on venue');
+
+-- the duplicate rules look at one venue: a test chain's trade never blocks a live one
+SELECT tests.act_as('xorj_bot', NULL, 'bot:tester');
+SELECT is((SELECT trade ->> 'venue' FROM api.create_trade(:'j', tests.addr(200), 'k-loc-2',
+              tests.addr(1), tests.addr(2), 1000, 990, p_venue => 'localnet')),
+          'localnet', 'a localnet trade of the pair the live k-live holds in flight is created');
+SELECT is((tests.error_of(format($$SELECT * FROM api.create_trade(%L, %L, 'k-live-2', %L, %L, 1000, 990)$$,
+              :'j', tests.addr(200), tests.addr(1), tests.addr(2))) ->> 'constraint'),
+          'trade_in_flight', 'a second live trade of that pair is still refused (in flight)');
+SELECT tests.act_as(NULL);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from app.chain.base import Chain, Signer
+from app.chain.base import Chain, ChainError, Signer
 from app.config import database_urls
 from app.dbapi.core import one_line
 from app.dbapi.sync import Stopped, SyncDatabase
@@ -38,7 +38,12 @@ from app.workers.bot.base import (
 )
 from app.workers.bot.heartbeat import Heartbeat
 from app.workers.bot.protocol import Bot
-from app.workers.bot.recovery import EXIT_ERROR, EXIT_USAGE, RECOVER_EXIT_CODES
+from app.workers.bot.recovery import (
+    EXIT_CHAIN_UNAVAILABLE,
+    EXIT_ERROR,
+    EXIT_USAGE,
+    RECOVER_EXIT_CODES,
+)
 
 # --- the command line ------------------------------------------------------------------
 
@@ -263,12 +268,22 @@ def _build_chain(args: argparse.Namespace, need_signer: bool) -> tuple[Chain, Si
         return chain, SimulatedSigner()
     if not args.rpc_url:
         raise ValueError("--chain rpc needs --rpc-url")
+    from app.chain.base import venue_problem
     from app.chain.rpc import SolanaRpcChain
 
     signer = _rpc_signer(args) if need_signer else None
+    chain = SolanaRpcChain(args.rpc_url, skip_preflight=True)
+    try:
+        problem = venue_problem(args.venue, chain.get_genesis_hash())
+    except BaseException:
+        chain.close()
+        raise
+    if problem is not None:
+        chain.close()
+        raise ValueError(problem)
     # Preflight skipped: a swap that fails lands with its error and fee, as on mainnet, so
     # the trade is FAILED with the chain's error rather than left to expire.
-    return SolanaRpcChain(args.rpc_url, skip_preflight=True), signer
+    return chain, signer
 
 
 def _rpc_signer(args: argparse.Namespace) -> Signer:
@@ -284,7 +299,7 @@ def _rpc_signer(args: argparse.Namespace) -> Signer:
             "builder shipped (an aggregator's plugs in at app/chain/swap.py)"
         )
     authority = load_keypair(args.keypair)
-    maker = load_keypair(args.maker_keypair, variable=MAKER_VARIABLE)
+    maker = load_keypair(args.maker_keypair, variable=MAKER_VARIABLE, what="maker")
     return KeypairSigner(authority, MakerSwap(maker, args.maker_slippage_bps))
 
 
@@ -435,6 +450,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"xorj bot run: {exc}", file=sys.stderr)
         return 2
+    except ChainError as exc:  # could not ask the endpoint which chain it serves
+        print(f"xorj bot run: {one_line(exc)}", file=sys.stderr)
+        return 1
     except Stopped:
         return 0
     try:
@@ -451,6 +469,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
     except (ValueError, ImportError, AttributeError) as exc:
         print(f"xorj bot recover: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except ChainError as exc:
+        print(f"xorj bot recover: {one_line(exc)}", file=sys.stderr)
+        return EXIT_CHAIN_UNAVAILABLE
     except Stopped:
         print(f"xorj bot recover: stopped by {flag.name} before the pass", file=sys.stderr)
         return EXIT_ERROR
