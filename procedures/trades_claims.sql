@@ -119,7 +119,8 @@ $fn$;
 -- row: held, how many; first_claim_expires_at, the earliest end of their leases (NULL
 -- when none is held): from then on, unless its holder renews it, a pass can take one.
 -- (Until 0007 it returned the count alone, a bigint: 00_common.sql drops that version.)
-CREATE OR REPLACE FUNCTION api.trades_held_by_others(p_worker text)
+-- p_venue: only that venue's trades (the ones a bot of that venue could take); NULL: all.
+CREATE OR REPLACE FUNCTION api.trades_held_by_others(p_worker text, p_venue text DEFAULT NULL)
 RETURNS TABLE (held bigint, first_claim_expires_at timestamptz)
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
@@ -131,8 +132,9 @@ BEGIN
     PERFORM xorj.check_worker_id(p_worker);
     RETURN QUERY
         SELECT count(*), min(t.claim_expires_at)
-        FROM xorj.trades_held_by_others(p_worker, v_now) t;
+        FROM xorj.trades_held_by_others(p_worker, v_now) t
+        WHERE p_venue IS NULL OR t.venue = p_venue;
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.trades_held_by_others(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.trades_held_by_others(text) TO xorj_bot;
+REVOKE ALL ON FUNCTION api.trades_held_by_others(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.trades_held_by_others(text, text) TO xorj_bot;

@@ -234,8 +234,9 @@ def test_functions_are_not_executable_by_public_until_granted(db_url: str) -> No
 
 
 def test_0007_makes_the_trades_recorded_before_it_live(db_url: str) -> None:
-    """The venue column arrives with every existing trade 'live' (they were all created for
-    the real chain), and a migrate finds no api function of the previous shape left."""
+    """The venue column arrives with every existing trade 'live' (older trades cannot be
+    told apart; they count as they counted before), and a migrate finds no api function of
+    the previous shape left."""
     from tests.solana import address
 
     assert migrate.rollback(db_url) == "0007_trade_venue"
@@ -263,7 +264,7 @@ def test_0007_makes_the_trades_recorded_before_it_live(db_url: str) -> None:
             "TABLE(replay boolean, trade jsonb)",
         ),
         (
-            "api.trades_held_by_others(text)",
+            "api.trades_held_by_others(text,text)",
             "TABLE(held bigint, first_claim_expires_at timestamp with time zone)",
         ),
     ]

@@ -184,7 +184,9 @@ def release_claims(worker: str, trade_ids: Sequence[UUID | str] | None = None) -
     return api("release_trade_claims", worker=worker, trade_ids=_uuids(trade_ids))
 
 
-def held_by_others(worker: str) -> Call:
+def held_by_others(worker: str, venue: str | None = None) -> Call:
     """The unfinished trades other workers hold with a live claim: (how many, the earliest
-    end of their claims: a datetime, None when none is held)."""
-    return api("trades_held_by_others", "held, first_claim_expires_at", ROW, worker=worker)
+    end of their claims: a datetime, None when none is held); of `venue` when given."""
+    return api(
+        "trades_held_by_others", "held, first_claim_expires_at", ROW, worker=worker, venue=venue
+    )

@@ -6,6 +6,7 @@
 -- The in-flight key without the venue comes back (this fails, and the rollback with it,
 -- while two venues hold the same vault and pair in flight: finish one first).
 DROP FUNCTION IF EXISTS api.trades_held_by_others(text);
+DROP FUNCTION IF EXISTS api.trades_held_by_others(text, text);
 DROP INDEX IF EXISTS xorj.trades_one_in_flight_per_pair_key;
 ALTER TABLE xorj.trades DROP COLUMN IF EXISTS venue CASCADE;
 CREATE UNIQUE INDEX trades_one_in_flight_per_pair_key

@@ -144,12 +144,12 @@ SELECT throws_ok($$SELECT * FROM api.trades_held_by_others('w')$$, '42501', NULL
 SELECT tests.act_as(NULL);
 
 -- the shape, and the old version gone
-SELECT is(pg_get_function_result('api.trades_held_by_others(text)'::regprocedure),
+SELECT is(pg_get_function_result('api.trades_held_by_others(text, text)'::regprocedure),
           'TABLE(held bigint, first_claim_expires_at timestamp with time zone)',
           'it returns one row of (held, first_claim_expires_at)');
 SELECT is((SELECT count(*) FROM pg_proc WHERE proname = 'trades_held_by_others'
              AND pronamespace = 'api'::regnamespace),
-          1::bigint, 'one api.trades_held_by_others: the bigint version is gone');
+          1::bigint, 'one api.trades_held_by_others: the bigint and one-argument versions are gone');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -5,7 +5,7 @@
 -- venue is idempotency_key_reused); the guard keeps it from ever changing; every trade
 -- JSON (the bot's and the user's history) shows it.
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 
 SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
 SELECT tests.running_job() AS j \gset
@@ -136,6 +136,14 @@ SELECT is((tests.error_of(format($$SELECT * FROM api.create_trade(%L, %L, 'k-liv
               :'j', tests.addr(200), tests.addr(1), tests.addr(2))) ->> 'constraint'),
           'trade_in_flight', 'a second live trade of that pair is still refused (in flight)');
 SELECT tests.act_as(NULL);
+
+-- trades_held_by_others(p_venue): what a bot of that venue could take once the leases end
+SELECT is((SELECT held FROM api.trades_held_by_others('w3')), 2::bigint,
+          'every venue: the live trade held by worker-2 and the localnet one held by w');
+SELECT is((SELECT held FROM api.trades_held_by_others('w3', 'localnet')), 1::bigint,
+          'localnet: only the localnet trade');
+SELECT is((SELECT held FROM api.trades_held_by_others('w3', 'simulated')), 0::bigint,
+          'simulated: none in flight');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -276,7 +276,7 @@ class Recovery:
     def held_by_others(self) -> tuple[int, datetime | None]:
         """Unfinished trades (SUBMITTED, or PENDING) that other workers hold with a live
         lease, not touched by this pass: (how many, the earliest end of their leases)."""
-        held, first_end = self.db.run(trades.held_by_others(self.worker))
+        held, first_end = self.db.run(trades.held_by_others(self.worker, self.options.venue))
         return int(held), first_end
 
     def fail_never_broadcast(
