@@ -40,6 +40,47 @@ AS $fn$
             'gas_fee', t.gas_fee::text)
 $fn$;
 
+-- A trade status as text, or XJ422 naming p_field; NULL stays NULL (no filter).
+CREATE OR REPLACE FUNCTION xorj.check_trade_status(p_field text, p_value text)
+RETURNS xorj.trade_status
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF p_value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF p_value <> ALL (enum_range(NULL::xorj.trade_status)::text[]) THEN
+        PERFORM xorj.raise_invalid(p_field,
+            format('%s is not one of %s', p_value,
+                   array_to_string(enum_range(NULL::xorj.trade_status), ', ')),
+            'Filter by one trade status, in capitals, or by none.');
+    END IF;
+    RETURN p_value::xorj.trade_status;
+END
+$fn$;
+
+-- A venue (where a trade is executed: xorj.trades.venue), or XJ422 on 'venue'; NULL is
+-- refused when p_required, else it stays NULL (no filter).
+CREATE OR REPLACE FUNCTION xorj.check_venue(p_value text, p_required boolean)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF p_value IS NULL AND NOT p_required THEN
+        RETURN NULL;
+    END IF;
+    IF p_value IS NULL OR p_value NOT IN ('live', 'localnet', 'simulated') THEN
+        PERFORM xorj.raise_invalid('venue',
+            format('%s is not one of live, localnet, simulated',
+                   coalesce(quote_literal(p_value), 'null')),
+            'live: the real Solana chain; localnet: a local validator; simulated: the simulated chain.');
+    END IF;
+    RETURN p_value;
+END
+$fn$;
+
 -- A worker id and lease, both or neither (p_required: both).
 CREATE OR REPLACE FUNCTION xorj.check_claim(p_worker text, p_lease interval, p_required boolean)
 RETURNS void

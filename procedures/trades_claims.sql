@@ -26,10 +26,7 @@ AS $fn$
 BEGIN
     PERFORM xorj.check_claim(p_worker, p_lease, true);
     PERFORM xorj.check_recovery_args(p_pending_older_than, p_limit);
-    IF p_venue IS NOT NULL AND p_venue NOT IN ('live', 'localnet', 'simulated') THEN
-        PERFORM xorj.raise_invalid('venue',
-            format('%s is not one of live, localnet, simulated', quote_literal(p_venue)));
-    END IF;
+    PERFORM xorj.check_venue(p_venue, false);
     RETURN QUERY
     WITH claimable AS (
         SELECT t.id
@@ -130,6 +127,7 @@ DECLARE
     v_now timestamptz := clock_timestamp();
 BEGIN
     PERFORM xorj.check_worker_id(p_worker);
+    PERFORM xorj.check_venue(p_venue, false);
     RETURN QUERY
         SELECT count(*), min(t.claim_expires_at)
         FROM xorj.trades_held_by_others(p_worker, v_now) t

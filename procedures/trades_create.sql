@@ -68,12 +68,7 @@ BEGIN
         PERFORM xorj.raise_invalid('to_token_address', 'must differ from from_token_address');
     END IF;
     PERFORM xorj.check_claim(p_worker, p_lease, false);
-    IF p_venue IS NULL OR p_venue NOT IN ('live', 'localnet', 'simulated') THEN
-        PERFORM xorj.raise_invalid('venue',
-            format('%s is not one of live, localnet, simulated',
-                   coalesce(quote_literal(p_venue), 'null')),
-            'live: the real Solana chain; localnet: a local validator; simulated: the simulated chain.');
-    END IF;
+    PERFORM xorj.check_venue(p_venue, true);
 
     -- Serialize every creation for this vault (rules 1-3 and 5 read under this lock).
     SELECT * INTO v_bot FROM xorj.bot_states WHERE vault_address = v_vault FOR UPDATE;

@@ -36,26 +36,6 @@
 -- only). Not the bot's internals: job_id,
 -- the claim (claimed_by, claim_expires_at), last_valid_block_height.
 
--- A trade status as text, or XJ422 naming p_field; NULL stays NULL (no filter).
-CREATE OR REPLACE FUNCTION xorj.check_trade_status(p_field text, p_value text)
-RETURNS xorj.trade_status
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, xorj, pg_temp
-AS $fn$
-BEGIN
-    IF p_value IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF p_value <> ALL (enum_range(NULL::xorj.trade_status)::text[]) THEN
-        PERFORM xorj.raise_invalid(p_field,
-            format('%s is not one of %s', p_value,
-                   array_to_string(enum_range(NULL::xorj.trade_status), ', ')),
-            'Filter by one trade status, in capitals, or by none.');
-    END IF;
-    RETURN p_value::xorj.trade_status;
-END
-$fn$;
-
 -- A trade as its user sees it: the row without the bot's internals, u64 amounts as
 -- strings.
 CREATE OR REPLACE FUNCTION xorj.user_trade_json(t xorj.trades) RETURNS jsonb

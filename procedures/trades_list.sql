@@ -65,13 +65,7 @@ DECLARE
     v_status xorj.trade_status;
     v_vault  xorj.solana_address;
 BEGIN
-    IF p_status IS NOT NULL THEN
-        IF p_status <> ALL (enum_range(NULL::xorj.trade_status)::text[]) THEN
-            PERFORM xorj.raise_invalid('status', format('%s is not one of %s', p_status,
-                array_to_string(enum_range(NULL::xorj.trade_status), ', ')));
-        END IF;
-        v_status := p_status::xorj.trade_status;
-    END IF;
+    v_status := xorj.check_trade_status('status', p_status);
     IF p_vault IS NOT NULL THEN
         v_vault := xorj.check_address('vault', p_vault);
     END IF;

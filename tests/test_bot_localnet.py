@@ -87,7 +87,8 @@ def bot_args(chain: Localnet, worker: str, *extra: str) -> list[str]:
     ]
 
 
-def run_args(chain: Localnet, worker: str, *extra: str) -> list[str]:
+def run_args(chain: Localnet, worker: str, *extra: str, monitor: float = 20) -> list[str]:
+    """One tick of `bot run`, waiting up to `monitor` seconds for its trades to settle."""
     return [
         "run",
         "--ticks",
@@ -95,7 +96,7 @@ def run_args(chain: Localnet, worker: str, *extra: str) -> list[str]:
         "--tick-seconds",
         "0",
         "--monitor-timeout-seconds",
-        "20",
+        str(monitor),
         *bot_args(chain, worker, *extra),
     ]
 
@@ -248,7 +249,7 @@ def test_crash_at_each_step_then_restart_on_the_real_runtime(
     ROUNDS[end["status"]] += 1
     report_figures(
         "bot crash rounds on the local validator",
-        **{f"{crash_at}": end["status"] for crash_at in [crash_at]},
+        **{crash_at: end["status"]},
         rounds_so_far=sum(ROUNDS.values()),
     )
 
@@ -316,22 +317,7 @@ def test_dropped_transactions_expire_and_recover_reports_what_it_knows(
     fund(chain, [u.vault for u in users])
     chain.result("xorjSetFaults", {"drop_rate": 1.0})
     try:
-        bot = run_bot(
-            cli_env,
-            db_url,
-            [
-                "run",
-                "--ticks",
-                "1",
-                "--tick-seconds",
-                "0",
-                "--monitor-timeout-seconds",
-                "1",
-                *bot_args(chain, "drop-bot"),
-            ],
-            tmp_path,
-            "dropped",
-        )
+        bot = run_bot(cli_env, db_url, run_args(chain, "drop-bot", monitor=1), tmp_path, "dropped")
     finally:
         chain.result("xorjSetFaults", {"drop_rate": 0.0})
     assert bot.proc.returncode == 0, bot.stderr()[-3000:]

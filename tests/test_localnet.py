@@ -40,6 +40,7 @@ from app.chain.base import ChainError, ChainUnavailable, SignedTransaction
 from app.chain.rpc import SolanaRpcChain
 from app.workers.planner import TARGETS, USDC
 from tests.conftest import BIN, ROOT, cli_env, report_figures
+from tests.test_api_http import _group_alive
 
 TOKEN_PROGRAM = Pubkey.from_string("TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA")
 MEMO_PROGRAM = Pubkey.from_string("MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr")
@@ -98,14 +99,6 @@ class Localnet:
 
     def advance(self, slots: int) -> None:
         self.result("xorjAdvance", {"slots": slots})
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @contextlib.contextmanager

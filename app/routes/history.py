@@ -9,7 +9,6 @@ is not a UUID, a limit outside int32: 400).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -19,30 +18,8 @@ from litestar.params import Parameter
 
 from app.dbapi import trades
 from app.errors import now_iso
-from app.routes.amounts import AmountString
 from app.routes.common import DEPENDENCIES, Db, Limit, request_id, user_only
-
-
-class UserTrade(msgspec.Struct):
-    """One of the caller's trades; u64 amounts are strings (exact above 2^53)."""
-
-    id: UUID
-    client_order_id: str
-    status: str
-    from_token_address: str
-    to_token_address: str
-    amount_in: AmountString
-    expected_amount_out: AmountString
-    actual_amount_out: AmountString | None
-    transaction_signature: str | None
-    slippage_realized: float | None
-    gas_fee: AmountString | None
-    error_message: str | None
-    created_at: datetime
-    submitted_at: datetime | None
-    completed_at: datetime | None
-    updated_at: datetime
-    venue: str = "live"
+from app.routes.trades import UserTrade
 
 
 class TradeHistory(msgspec.Struct):

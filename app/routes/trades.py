@@ -43,12 +43,11 @@ from app.routes.openapi import errors
 TradeId = Annotated[UUID, Parameter(description="The trade's id")]
 
 
-class Trade(msgspec.Struct):
-    """A trade; u64 amounts are strings (exact above 2^53)."""
+class UserTrade(msgspec.Struct):
+    """A trade as its user sees it (GET /api/bot/trades); u64 amounts are strings (exact
+    above 2^53)."""
 
     id: UUID
-    job_id: UUID
-    user_vault_address: str
     client_order_id: str
     status: str
     from_token_address: str
@@ -60,14 +59,22 @@ class Trade(msgspec.Struct):
     slippage_realized: float | None
     gas_fee: AmountString | None
     error_message: str | None
+    created_at: datetime
     submitted_at: datetime | None
     completed_at: datetime | None
-    created_at: datetime
     updated_at: datetime
+    venue: str = "live"
+
+
+class Trade(UserTrade, kw_only=True):
+    """A trade as the bot sees it: the user's view, and the job, the vault, the block
+    height its transaction is valid until and the claim."""
+
+    job_id: UUID
+    user_vault_address: str
     last_valid_block_height: int | None = None
     claimed_by: str | None = None
     claim_expires_at: datetime | None = None
-    venue: str = "live"
 
 
 class TradeCreated(msgspec.Struct):
