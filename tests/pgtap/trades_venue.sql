@@ -5,7 +5,7 @@
 -- venue is idempotency_key_reused); the guard keeps it from ever changing; every trade
 -- JSON (the bot's and the user's history) shows it.
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
 
 SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
 SELECT tests.running_job() AS j \gset
@@ -144,6 +144,8 @@ SELECT is((SELECT held FROM api.trades_held_by_others('w3', 'localnet')), 1::big
           'localnet: only the localnet trade');
 SELECT is((SELECT held FROM api.trades_held_by_others('w3', 'simulated')), 0::bigint,
           'simulated: none in flight');
+SELECT is((tests.error_of($$SELECT * FROM api.trades_held_by_others('w3', 'devnet')$$) ->> 'column'),
+          'venue', 'an unknown venue is XJ422 on venue');
 
 SELECT * FROM finish();
 ROLLBACK;
