@@ -114,26 +114,33 @@ BEGIN
     v_vault := b.vault_address;
     s := xorj.effective_settings(v_wallet);
 
-    SELECT count(*),
-           count(*) FILTER (WHERE t.status = 'CONFIRMED'),
-           count(*) FILTER (WHERE t.status = 'FAILED'),
-           count(*) FILTER (WHERE t.status IN ('PENDING', 'SUBMITTED')),
-           coalesce(sum(t.amount_in) FILTER (WHERE t.status = 'CONFIRMED'), 0),
-           max(t.created_at),
-           max(t.completed_at) FILTER (WHERE t.status = 'CONFIRMED'),
-           max(t.completed_at) FILTER (WHERE t.status = 'FAILED')
+    -- The vault's figures: one row of xorj.vault_trade_stats (procedures/trades_stats.sql),
+    -- whatever the length of its history.
+    SELECT st.pending_trades + st.submitted_trades + st.confirmed_trades + st.failed_trades,
+           st.confirmed_trades, st.failed_trades, st.pending_trades + st.submitted_trades,
+           st.confirmed_volume, st.last_created_at, st.last_confirmed_at, st.last_failed_at
       INTO v_total, v_confirmed, v_failed, v_pending, v_volume,
            v_last_exec, v_last_conf, v_last_fail
-      FROM xorj.trades t
-     WHERE t.user_vault_address = v_vault
-       AND t.venue = 'live';
+      FROM xorj.vault_trade_stats st
+     WHERE st.user_vault_address = v_vault
+       AND st.venue = 'live';
+    v_total := coalesce(v_total, 0);
+    v_confirmed := coalesce(v_confirmed, 0);
+    v_failed := coalesce(v_failed, 0);
+    v_pending := coalesce(v_pending, 0);
+    v_volume := coalesce(v_volume, 0);
 
-    SELECT count(*) INTO v_consecutive
-      FROM xorj.trades t
-     WHERE t.user_vault_address = v_vault
-       AND t.venue = 'live'
-       AND t.status = 'FAILED'
-       AND t.completed_at > coalesce(v_last_conf, '-infinity'::timestamptz);
+    -- The failures since the latest confirmation: a range of trades_vault_failed_idx, as
+    -- long as the run of failures (none when the latest failure is older).
+    v_consecutive := 0;
+    IF v_last_fail > coalesce(v_last_conf, '-infinity'::timestamptz) THEN
+        SELECT count(*) INTO v_consecutive
+          FROM xorj.trades t
+         WHERE t.user_vault_address = v_vault
+           AND t.venue = 'live'
+           AND t.status = 'FAILED'
+           AND t.completed_at > coalesce(v_last_conf, '-infinity'::timestamptz);
+    END IF;
 
     RETURN jsonb_build_object(
         'user_id', v_wallet::text,

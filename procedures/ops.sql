@@ -19,8 +19,9 @@ GRANT EXECUTE ON FUNCTION api.applied_migrations() TO xorj_readonly;
 -- count the work of every process (API workers, bots, the engine loader) and agree
 -- whatever process serves the scrape. Each row is one Prometheus sample: name, labels (a
 -- JSON object of strings) and value. Every query below reads either a small table
--- (scoring runs, bot states) or an index on the unfinished rows only, except the count
--- of trades by status (trades_status_idx, an index-only scan).
+-- (scoring runs, bot states, the per-vault figures xorj.vault_trade_stats) or the
+-- partial index of the unfinished trades (trades_claim_order_idx): nothing reads the
+-- finished log, so a scrape costs the same whatever its length.
 --
 --   xorj_trades{status}                         trades by status (CONFIRMED and FAILED only grow)
 --   xorj_trades_unfinished_oldest_age_seconds{status}  age of the oldest PENDING trade
@@ -48,16 +49,24 @@ AS $fn$
          ORDER BY r.completed_at DESC, r.id DESC
          LIMIT 1
     )
-    SELECT 'xorj_trades', jsonb_build_object('status', s.status::text),
-           (SELECT count(*) FROM xorj.trades t WHERE t.status = s.status)::float8
-      FROM unnest(enum_range(NULL::xorj.trade_status)) AS s(status)
+    SELECT 'xorj_trades', jsonb_build_object('status', s.status),
+           coalesce(s.n, 0)::float8
+      FROM (SELECT sum(v.pending_trades) AS pending, sum(v.submitted_trades) AS submitted,
+                   sum(v.confirmed_trades) AS confirmed, sum(v.failed_trades) AS failed
+              FROM xorj.vault_trade_stats v) f
+     CROSS JOIN LATERAL (VALUES ('PENDING', f.pending), ('SUBMITTED', f.submitted),
+                                ('CONFIRMED', f.confirmed), ('FAILED', f.failed)) AS s(status, n)
     UNION ALL
+    -- coalesce(submitted_at, created_at): the key of trades_claim_order_idx, created_at
+    -- for a PENDING trade, submitted_at for a SUBMITTED one.
     SELECT 'xorj_trades_unfinished_oldest_age_seconds', '{"status": "PENDING"}',
-           coalesce(extract(epoch FROM clock_timestamp() - min(t.created_at)), 0)::float8
+           coalesce(extract(epoch FROM clock_timestamp()
+                                   - min(coalesce(t.submitted_at, t.created_at))), 0)::float8
       FROM xorj.trades t WHERE t.status = 'PENDING'
     UNION ALL
     SELECT 'xorj_trades_unfinished_oldest_age_seconds', '{"status": "SUBMITTED"}',
-           coalesce(extract(epoch FROM clock_timestamp() - min(t.submitted_at)), 0)::float8
+           coalesce(extract(epoch FROM clock_timestamp()
+                                   - min(coalesce(t.submitted_at, t.created_at))), 0)::float8
       FROM xorj.trades t WHERE t.status = 'SUBMITTED'
     UNION ALL
     SELECT 'xorj_trades_unclaimed_unfinished', '{}',

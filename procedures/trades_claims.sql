@@ -1,7 +1,9 @@
 -- Trades: sharing the work between bots (see trades.sql for the other files of the noun).
 -- Role xorj_bot.
 --
--- A claim is a lease: claimed_by and claim_expires_at.
+-- A claim is a lease: claimed_by and claim_expires_at. No index holds these columns
+-- (migration 0009), so claiming, renewing and releasing a lease is a HOT update: the
+-- trade's row gets a new version on its own page and no index is rewritten.
 -- api.claim_trades hands a bot the unfinished trades nobody holds (or whose lease ran
 -- out, or that it already holds): every SUBMITTED trade and the PENDING ones older than
 -- p_pending_older_than, oldest first. FOR UPDATE SKIP LOCKED: two bots claiming at once
@@ -11,6 +13,36 @@
 -- it still holds): never returned, so the caller can page through more than p_limit.
 -- p_venue: only the trades of that venue (a bot on a local validator never takes a live
 -- trade, whose signature it would look for on the wrong chain); NULL: every venue.
+-- Read in claim order from the partial index trades_claim_order_idx (the unfinished
+-- trades only: status DESC, coalesce(submitted_at, created_at), id), stopping at
+-- p_limit (xorj.claim_batch): nothing sorts the unfinished set, and the finished log is
+-- never read (tests/pgtap/trades_claims_plan.sql).
+-- One claim's batch: the trades a claim of worker $1 may take, in claim order, at most
+-- $6 of them, locked FOR UPDATE SKIP LOCKED under the limit (a row another claim holds
+-- locked is skipped and the next one taken). Arguments: $1 worker, $2 pending older
+-- than, $3 excluded ids, $4 venue (NULL: any), $5 now, $6 limit. Written with positional
+-- parameters so tests/pgtap/trades_claims_plan.sql can PREPARE and EXPLAIN this very
+-- body. Sorts off (enable_sort, enable_incremental_sort): with a small unfinished set
+-- the planner would rather sort it than read the index; the index read is what keeps a
+-- claim's cost flat.
+CREATE OR REPLACE FUNCTION xorj.claim_batch(text, interval, uuid[], text, timestamptz, integer)
+RETURNS SETOF uuid
+LANGUAGE sql VOLATILE
+SET enable_sort = off
+SET enable_incremental_sort = off
+AS $fn$
+    SELECT t.id
+    FROM xorj.trades t
+    WHERE t.status IN ('PENDING', 'SUBMITTED')
+      AND (t.status = 'SUBMITTED' OR t.created_at <= $5 - $2)
+      AND (t.claimed_by IS NULL OR t.claim_expires_at < $5 OR t.claimed_by = $1)
+      AND NOT coalesce(t.id = ANY ($3), false)  -- NULL: nothing excluded
+      AND ($4 IS NULL OR t.venue = $4)
+    ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id
+    LIMIT $6
+    FOR UPDATE SKIP LOCKED
+$fn$;
+
 CREATE OR REPLACE FUNCTION api.claim_trades(
     p_worker text,
     p_lease interval,
@@ -29,17 +61,9 @@ BEGIN
     PERFORM xorj.check_venue(p_venue, false);
     RETURN QUERY
     WITH claimable AS (
-        SELECT t.id
-        FROM xorj.trades t
-        WHERE (t.status = 'SUBMITTED'
-               OR (t.status = 'PENDING' AND t.created_at <= clock_timestamp() - p_pending_older_than))
-          AND (t.claimed_by IS NULL OR t.claim_expires_at < clock_timestamp()
-               OR t.claimed_by = p_worker)
-          AND NOT coalesce(t.id = ANY (p_exclude), false)  -- NULL: nothing excluded
-          AND (p_venue IS NULL OR t.venue = p_venue)
-        ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id
-        LIMIT p_limit
-        FOR UPDATE SKIP LOCKED
+        SELECT c.id
+        FROM xorj.claim_batch(p_worker, p_pending_older_than, p_exclude, p_venue,
+                              clock_timestamp(), p_limit) AS c(id)
     ), claimed AS (
         UPDATE xorj.trades t
         SET claimed_by = p_worker, claim_expires_at = clock_timestamp() + p_lease
@@ -96,9 +120,9 @@ REVOKE ALL ON FUNCTION api.release_trade_claims(text, uuid[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.release_trade_claims(text, uuid[]) TO xorj_bot;
 
 -- The unfinished trades (PENDING or SUBMITTED) that a worker other than p_worker holds
--- with a claim still live at p_now. Read from the partial index trades_unfinished_claim_idx
--- (claim_expires_at of the unfinished trades only): the cost is that of the live claims,
--- whatever the size of the trade log. Inlinable (plain SQL, no SET, not SECURITY
+-- with a claim still live at p_now. Read from the partial index trades_claim_order_idx
+-- (the unfinished trades only; the lease columns are in no index, so that renewals are
+-- HOT): the cost is that of the unfinished trades, whatever the size of the trade log. Inlinable (plain SQL, no SET, not SECURITY
 -- DEFINER), so EXPLAIN of it shows the plan api.trades_held_by_others runs.
 CREATE OR REPLACE FUNCTION xorj.trades_held_by_others(p_worker text, p_now timestamptz)
 RETURNS SETOF xorj.trades

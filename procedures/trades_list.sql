@@ -11,21 +11,19 @@ CREATE OR REPLACE FUNCTION api.trades_to_recover(
 LANGUAGE plpgsql STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
+SET enable_sort = off
+SET enable_incremental_sort = off
 AS $fn$
 BEGIN
     PERFORM xorj.check_recovery_args(p_pending_older_than, p_limit);
+    -- Claim order, one ordered read of the partial index trades_claim_order_idx (the
+    -- claim's order, xorj.claim_batch; sorts off for the same reason).
     RETURN QUERY
-    SELECT x.j FROM (
-        (SELECT xorj.trade_json(t) AS j, 0 AS part, t.submitted_at AS at, t.id
-         FROM xorj.trades t WHERE t.status = 'SUBMITTED'
-         ORDER BY t.submitted_at, t.id LIMIT p_limit)
-        UNION ALL
-        (SELECT xorj.trade_json(t), 1, t.created_at, t.id
-         FROM xorj.trades t
-         WHERE t.status = 'PENDING' AND t.created_at <= clock_timestamp() - p_pending_older_than
-         ORDER BY t.created_at, t.id LIMIT p_limit)
-    ) x
-    ORDER BY x.part, x.at, x.id
+    SELECT xorj.trade_json(t)
+    FROM xorj.trades t
+    WHERE t.status IN ('PENDING', 'SUBMITTED')
+      AND (t.status = 'SUBMITTED' OR t.created_at <= clock_timestamp() - p_pending_older_than)
+    ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id
     LIMIT p_limit;
 END
 $fn$;

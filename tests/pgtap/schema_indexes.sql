@@ -1,8 +1,8 @@
--- The indexes of 0002/0003: each exists on its table with its key columns in order;
+-- The indexes of 0002/0003 (and of 0009 on trades): each exists on its table with its key columns in order;
 -- pg_indexes.indexdef then pins the sort order (DESC) and the partial indexes'
 -- predicates (and that the other indexes have none).
 BEGIN;
-SELECT plan(50);
+SELECT plan(48);
 
 SELECT has_index('xorj', 'scoring_runs', 'scoring_runs_latest_completed_idx', ARRAY['completed_at', 'id'],
     'index scoring_runs_latest_completed_idx is on xorj.scoring_runs (completed_at, id)');
@@ -39,33 +39,12 @@ SELECT is((SELECT substring(indexdef FROM 'USING .*$') FROM pg_catalog.pg_indexe
           'USING btree (heartbeat_at) WHERE (status = ''RUNNING''::xorj.job_status)',
     'index execution_jobs_running_heartbeat_idx: RUNNING jobs only');
 
-SELECT has_index('xorj', 'trades', 'trades_pending_idx', ARRAY['created_at'],
-    'index trades_pending_idx is on xorj.trades (created_at)');
-SELECT is((SELECT substring(indexdef FROM 'USING .*$') FROM pg_catalog.pg_indexes
-            WHERE schemaname = 'xorj' AND indexname = 'trades_pending_idx'),
-          'USING btree (created_at) WHERE (status = ''PENDING''::xorj.trade_status)',
-    'index trades_pending_idx: PENDING trades only');
-
-SELECT has_index('xorj', 'trades', 'trades_submitted_idx', ARRAY['submitted_at'],
-    'index trades_submitted_idx is on xorj.trades (submitted_at)');
-SELECT is((SELECT substring(indexdef FROM 'USING .*$') FROM pg_catalog.pg_indexes
-            WHERE schemaname = 'xorj' AND indexname = 'trades_submitted_idx'),
-          'USING btree (submitted_at) WHERE (status = ''SUBMITTED''::xorj.trade_status)',
-    'index trades_submitted_idx: SUBMITTED trades only');
-
 SELECT has_index('xorj', 'trades', 'trades_status_idx', ARRAY['status', 'created_at'],
     'index trades_status_idx is on xorj.trades (status, created_at)');
 SELECT is((SELECT substring(indexdef FROM 'USING .*$') FROM pg_catalog.pg_indexes
             WHERE schemaname = 'xorj' AND indexname = 'trades_status_idx'),
           'USING btree (status, created_at)',
     'index trades_status_idx: not partial');
-
-SELECT has_index('xorj', 'trades', 'trades_job_idx', ARRAY['job_id'],
-    'index trades_job_idx is on xorj.trades (job_id)');
-SELECT is((SELECT substring(indexdef FROM 'USING .*$') FROM pg_catalog.pg_indexes
-            WHERE schemaname = 'xorj' AND indexname = 'trades_job_idx'),
-          'USING btree (job_id)',
-    'index trades_job_idx: not partial');
 
 SELECT has_index('xorj', 'trades', 'trades_vault_time_idx', ARRAY['user_vault_address', 'created_at'],
     'index trades_vault_time_idx is on xorj.trades (user_vault_address, created_at)');
@@ -74,12 +53,36 @@ SELECT is((SELECT substring(indexdef FROM 'USING .*$') FROM pg_catalog.pg_indexe
           'USING btree (user_vault_address, created_at DESC)',
     'index trades_vault_time_idx: newest first, not partial');
 
-SELECT has_index('xorj', 'trades', 'trades_vault_pair_amount_time_idx', ARRAY['user_vault_address', 'from_token_address', 'to_token_address', 'amount_in', 'created_at'],
-    'index trades_vault_pair_amount_time_idx is on xorj.trades (user_vault_address, from_token_address, to_token_address, amount_in, created_at)');
+-- 0009: claim order over the unfinished trades, a vault's failures (consecutive failures).
 SELECT is((SELECT substring(indexdef FROM 'USING .*$') FROM pg_catalog.pg_indexes
-            WHERE schemaname = 'xorj' AND indexname = 'trades_vault_pair_amount_time_idx'),
-          'USING btree (user_vault_address, from_token_address, to_token_address, amount_in, created_at DESC)',
-    'index trades_vault_pair_amount_time_idx: newest first, not partial');
+            WHERE schemaname = 'xorj' AND indexname = 'trades_claim_order_idx'),
+          'USING btree (status DESC, COALESCE(submitted_at, created_at), id) WHERE (status = ANY (ARRAY[''PENDING''::xorj.trade_status, ''SUBMITTED''::xorj.trade_status]))',
+    'index trades_claim_order_idx: claim order, unfinished trades only');
+SELECT has_index('xorj', 'trades', 'trades_vault_failed_idx', ARRAY['user_vault_address', 'venue', 'completed_at'],
+    'index trades_vault_failed_idx is on xorj.trades (user_vault_address, venue, completed_at)');
+SELECT is((SELECT substring(indexdef FROM 'USING .*$') FROM pg_catalog.pg_indexes
+            WHERE schemaname = 'xorj' AND indexname = 'trades_vault_failed_idx'),
+          'USING btree (user_vault_address, venue, completed_at) WHERE (status = ''FAILED''::xorj.trade_status)',
+    'index trades_vault_failed_idx: FAILED trades only');
+
+-- Every index of xorj.trades has its reader (listed in migration 0009); no other.
+SELECT set_eq($$SELECT indexname::text FROM pg_catalog.pg_indexes
+               WHERE schemaname = 'xorj' AND tablename = 'trades'$$,
+              ARRAY['trades_pkey', 'trades_vault_client_order_key', 'trades_transaction_signature_key',
+                    'trades_one_in_flight_per_pair_key', 'trades_vault_time_idx', 'trades_status_idx',
+                    'trades_claim_order_idx', 'trades_vault_failed_idx'],
+              'xorj.trades has exactly the eight indexes of migration 0009');
+-- Renewing a lease rewrites no index (a HOT update): no index holds the lease columns,
+-- and pages keep room for the new row version.
+SELECT is((SELECT count(*)::int FROM pg_catalog.pg_index i
+            WHERE i.indrelid = 'xorj.trades'::regclass
+              AND (pg_catalog.pg_get_indexdef(i.indexrelid) ~ 'claim(ed_by|_expires_at)'
+                   OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                               WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                                 AND a.attname IN ('claimed_by', 'claim_expires_at', 'updated_at')))),
+          0, 'no index of xorj.trades holds claimed_by, claim_expires_at or updated_at');
+SELECT is((SELECT reloptions FROM pg_catalog.pg_class WHERE oid = 'xorj.trades'::regclass),
+          ARRAY['fillfactor=85'], 'xorj.trades keeps 15% of each page for updated row versions');
 
 SELECT has_index('xorj', 'trade_events', 'trade_events_trade_idx', ARRAY['trade_id', 'id'],
     'index trade_events_trade_idx is on xorj.trade_events (trade_id, id)');

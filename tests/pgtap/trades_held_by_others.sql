@@ -126,14 +126,17 @@ END
 $fn$;
 
 SELECT pg_temp.plan_of($$SELECT count(*), min(t.claim_expires_at) FROM xorj.trades_held_by_others('bot-a', now()) t$$) AS p \gset
-SELECT matches(:'p'::text, 'Index (Only )?Scan using trades_unfinished_claim_idx', 'reads trades_unfinished_claim_idx');
+-- An index read of the unfinished trades only (0009): one of the two partial indexes on
+-- them, or trades_status_idx with the unfinished statuses as its Index Cond.
+SELECT matches(:'p'::text, 'Index (Only )?Scan using trades_(claim_order_idx|one_in_flight_per_pair_key|status_idx)',
+               'reads a partial index of the unfinished trades');
 SELECT doesnt_match(:'p'::text, 'Seq Scan', 'no sequential scan of the trade log');
 PREPARE held(text, timestamptz) AS
     SELECT count(*), min(t.claim_expires_at) FROM xorj.trades_held_by_others($1, $2) t;
 SET LOCAL plan_cache_mode = force_generic_plan;
 SELECT pg_temp.plan_of($$EXECUTE held('bot-a', now())$$) AS g \gset
-SELECT matches(:'g'::text, 'Index (Only )?Scan using trades_unfinished_claim_idx',
-               'the generic plan (the api function''s) reads trades_unfinished_claim_idx too');
+SELECT matches(:'g'::text, 'Index (Only )?Scan using trades_(claim_order_idx|one_in_flight_per_pair_key|status_idx)',
+               'the generic plan (the api function''s) reads a partial index of the unfinished trades too');
 RESET plan_cache_mode;
 
 -- only the bot
