@@ -12,6 +12,8 @@
 --   trades_history.sql      a user's own history (api.my_trades, role xorj_api): the
 --                           registered vault's trades, newest first, by a keyset cursor
 --   trades_list.sql         reading: recovery list, one trade, listings, its events
+--   trades_stats.sql        the per-vault figures api.bot_status reads (counts by
+--                           status, volume, latest times), kept by trigger
 --   trades_transitions.sql  the lifecycle moves PENDING -> SUBMITTED -> CONFIRMED,
 --                           PENDING|SUBMITTED -> FAILED (api.mark_trade_*)
 --
