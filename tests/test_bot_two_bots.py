@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from tests.conftest import report_figures
 from tests.test_bot_worker import (
     FINAL,
     BotProcess,
@@ -25,6 +26,7 @@ from tests.test_bot_worker import (
     trades,
     wait_for,
 )
+from tests.test_trade_leases_hot import trades_hot_share
 
 LEASE = 2.0
 
@@ -120,3 +122,11 @@ def test_two_bots_share_the_work_and_one_recovers_the_other(
     assert a_failed and a_failed[-1]["error_message"].startswith("stalled: no heartbeat")
     # B held nothing at the end (SIGTERM released its claims).
     assert not [t for t in all_trades if t["claimed_by"] == "bot-b"]
+    updated, hot = trades_hot_share(db_url)
+    report_figures(
+        "two-bot run, updates of trades",
+        trades=len(all_trades),
+        updates=updated,
+        hot=hot,
+        hot_share=f"{hot / max(updated, 1):.2f}",
+    )
