@@ -22,7 +22,8 @@ DECLARE
 BEGIN
     FOREACH v_old SLICE 1 IN ARRAY ARRAY[
         -- signature, old result
-        ['api.trades_held_by_others(text)', 'bigint']
+        ['api.trades_held_by_others(text)', 'bigint'],
+        ['xorj.trades_held_by_others(text, timestamp with time zone)', 'SETOF xorj.trades']
     ] LOOP
         IF to_regprocedure(v_old[1]) IS NOT NULL
            AND pg_get_function_result(to_regprocedure(v_old[1])) = v_old[2] THEN
@@ -459,7 +460,9 @@ $fn$;
 --   new_message, new_detail (a new row with an error or worker); identity (the columns
 --   that never change), identity_words, identity_detail, identity_hint; unchanged_message,
 --   unchanged_detail, unchanged_hint (an error or worker changed without a move);
---   no_error_hint; worker (true: the table has worker_id and heartbeat_at).
+--   no_error_hint; worker (true: the table has worker_id and heartbeat_at); after_final
+--   (optional: the columns a COMPLETED or FAILED row may still change, alone, because
+--   a trigger of the table's own guards them: scoring_runs' scores_pruned_at).
 -- Fires before <table>_touch (triggers fire in name order), which sets updated_at.
 CREATE OR REPLACE FUNCTION xorj.lifecycle_guard() RETURNS trigger
 LANGUAGE plpgsql
@@ -528,6 +531,10 @@ BEGIN
     IF OLD.status::text IN ('COMPLETED', 'FAILED') THEN
         IF v_new - 'updated_at' = v_old - 'updated_at' THEN
             RETURN NULL;  -- an update that changes nothing: the final row stays as it is
+        END IF;
+        IF v_new - 'updated_at' - ARRAY(SELECT jsonb_array_elements_text(w -> 'after_final'))
+           = v_old - 'updated_at' - ARRAY(SELECT jsonb_array_elements_text(w -> 'after_final')) THEN
+            RETURN NEW;  -- only a column of after_final: the table's own trigger decides
         END IF;
         PERFORM xorj.lifecycle_refuse_final(v_table, v_what, v_noun, v_redo,
                                             OLD.id, OLD.status::text, NEW.status::text);

@@ -12,12 +12,27 @@
 --       else is XJ423 'scoring run <id>: <FROM> -> <TO> is not allowed';
 --     * id and created_at never change; error_message is written only by the move to
 --       FAILED; a COMPLETED or FAILED run never changes again (an UPDATE that changes
---       nothing is skipped);
+--       nothing is skipped), but for scores_pruned_at, set once its scores are gone
+--       (trigger scoring_runs_pruned_guard, procedures/scoring_retention.sql);
 --     * DELETE and TRUNCATE are refused.
---   xorj.trader_scores (triggers trader_scores_*)
+--   xorj.trader_scores (triggers trader_scores_*, on the partitioned table and on each
+--   partition: a statement on a partition does not fire the parent's statement triggers)
 --     * rows are inserted only while their run is RUNNING (checked once per statement,
 --       the runs locked FOR SHARE so a concurrent completion waits or is seen);
---     * UPDATE, DELETE and TRUNCATE are refused: scores are immutable.
+--     * UPDATE, DELETE and TRUNCATE are refused: scores are immutable. They leave only
+--       with their run's partition, dropped by the retention (xorj.prune_scores,
+--       procedures/scoring_retention.sql).
+--
+-- Partitions (migration 0008): xorj.trader_scores is partitioned by LIST (run_id), one
+-- partition per run, xorj.trader_scores_<run id without dashes>, so that a run's scores
+-- leave in O(1) (a DROP of its partition). A run's partition is created with the run
+-- (trigger scoring_runs_partition: api.create_scoring_run, or any INSERT of a run), and
+-- again, should it be missing, by the insert of its scores (xorj.insert_trader_scores).
+-- So every run has one from its creation until its scores are pruned, and the guards
+-- above answer for it (an insert into a PENDING or COMPLETED run is XJ423). There is no
+-- DEFAULT partition: a row for a run without a partition (a pruned run) is refused
+-- (23514), never stored elsewhere. The scores of the runs finished before 0008 are in
+-- one partition, xorj.trader_scores_legacy, listing their ids.
 --
 -- Scores arrive with the completion (api.complete_scoring_run(run, scores)) or, for a
 -- list too long for one call, in chunks (api.add_scoring_scores) followed by
@@ -80,7 +95,8 @@ SELECT xorj.lifecycle_install_guard('xorj.scoring_runs', '{
     "unchanged_message": "error_message is written only when it fails",
     "unchanged_detail": "error_message belongs to FAILED runs.",
     "unchanged_hint": "Use api.fail_scoring_run.",
-    "no_error_hint": "Use api.fail_scoring_run."
+    "no_error_hint": "Use api.fail_scoring_run.",
+    "after_final": ["scores_pruned_at"]
 }');
 
 -- The guard function of earlier versions of this file, replaced by the shared one above.
@@ -102,17 +118,12 @@ BEGIN
         format('trader scores are immutable: %s is not allowed', TG_OP),
         'A score is written once, by the completion of its run.',
         'Score again in a new run.',
-        jsonb_build_object('op', TG_OP));
+        jsonb_build_object('op', TG_OP)
+        || CASE WHEN TG_TABLE_NAME <> 'trader_scores'
+                THEN jsonb_build_object('partition', TG_TABLE_NAME) ELSE '{}' END);
     RETURN NULL;
 END
 $fn$;
-
-CREATE OR REPLACE TRIGGER trader_scores_immutable
-    BEFORE UPDATE OR DELETE ON xorj.trader_scores
-    FOR EACH STATEMENT EXECUTE FUNCTION xorj.trader_scores_refuse_change();
-CREATE OR REPLACE TRIGGER trader_scores_no_truncate
-    BEFORE TRUNCATE ON xorj.trader_scores
-    FOR EACH STATEMENT EXECUTE FUNCTION xorj.trader_scores_refuse_change();
 
 -- Refuse scores for a run that is not RUNNING: XJ423. (The rule of the trigger below and
 -- of api.add_scoring_scores.)
@@ -159,10 +170,114 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE TRIGGER trader_scores_run_running
-    AFTER INSERT ON xorj.trader_scores
-    REFERENCING NEW TABLE AS new_scores
-    FOR EACH STATEMENT EXECUTE FUNCTION xorj.trader_scores_check_run();
+-- The guards of trader_scores on p_table, the partitioned table or one of its
+-- partitions: triggers trader_scores_immutable (UPDATE, DELETE), trader_scores_no_truncate
+-- and trader_scores_run_running (INSERT), all FOR EACH STATEMENT. (A row trigger of the
+-- partitioned table is cloned onto its partitions, trader_scores_touch; a statement
+-- trigger is not, and fires only for statements naming the table it is on.)
+CREATE OR REPLACE FUNCTION xorj.trader_scores_install_guards(p_table regclass)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    EXECUTE format('CREATE OR REPLACE TRIGGER trader_scores_immutable '
+                   'BEFORE UPDATE OR DELETE ON %s FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION xorj.trader_scores_refuse_change()', p_table);
+    EXECUTE format('CREATE OR REPLACE TRIGGER trader_scores_no_truncate '
+                   'BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION xorj.trader_scores_refuse_change()', p_table);
+    EXECUTE format('CREATE OR REPLACE TRIGGER trader_scores_run_running '
+                   'AFTER INSERT ON %s REFERENCING NEW TABLE AS new_scores FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION xorj.trader_scores_check_run()', p_table);
+END
+$fn$;
+
+-- The partitions of xorj.trader_scores and the runs each holds (read from its bound:
+-- one run, or the runs of trader_scores_legacy).
+CREATE OR REPLACE FUNCTION xorj.trader_scores_partitions()
+RETURNS TABLE (partition regclass, run_ids uuid[])
+LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $fn$
+    SELECT c.oid::regclass,
+           ARRAY(SELECT m[1]::uuid
+                 FROM regexp_matches(pg_get_expr(c.relpartbound, c.oid),
+                                     '''([0-9a-f-]{36})''', 'g') AS m)
+    FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE i.inhparent = 'xorj.trader_scores'::regclass
+$fn$;
+
+-- The partition of run p_run_id, created when missing: xorj.trader_scores_<id without
+-- dashes> with its keys and rank index (named after it), attached FOR VALUES IN (the
+-- run), and the guards. Created as a table, then attached: ATTACH PARTITION takes the
+-- partitioned table in SHARE UPDATE EXCLUSIVE mode only (CREATE TABLE ... PARTITION OF
+-- would take it ACCESS EXCLUSIVE, stopping every read of scores until the transaction
+-- ends). It also takes scoring_runs in SHARE ROW EXCLUSIVE mode (the foreign key is
+-- cloned onto the partition), which waits for the transactions that changed runs and
+-- stops others from changing runs until this one ends: keep such a transaction short
+-- (api.create_scoring_run takes that lock first, see there). SECURITY DEFINER: the
+-- partition belongs to the owner of the table, whoever creates the run. Returns the
+-- partition.
+CREATE OR REPLACE FUNCTION xorj.trader_scores_partition(p_run_id uuid) RETURNS regclass
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_name text := 'trader_scores_' || replace(p_run_id::text, '-', '');
+    v_rel  regclass := to_regclass(format('xorj.%I', v_name));
+BEGIN
+    IF v_rel IS NOT NULL THEN
+        RETURN v_rel;
+    END IF;
+    EXECUTE format('CREATE TABLE xorj.%I (LIKE xorj.trader_scores '
+                   'INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', v_name);
+    EXECUTE format('ALTER TABLE xorj.%I ADD CONSTRAINT %I PRIMARY KEY (id, run_id), '
+                   'ADD CONSTRAINT %I UNIQUE (run_id, wallet_address)',
+                   v_name, v_name || '_pkey', v_name || '_run_wallet_key');
+    EXECUTE format('CREATE INDEX %I ON xorj.%I (run_id, xorj_trust_score DESC, wallet_address)',
+                   v_name || '_run_rank_idx', v_name);
+    EXECUTE format('ALTER TABLE xorj.trader_scores ATTACH PARTITION xorj.%I FOR VALUES IN (%L)',
+                   v_name, p_run_id);
+    v_rel := format('xorj.%I', v_name)::regclass;
+    PERFORM xorj.trader_scores_install_guards(v_rel);
+    RETURN v_rel;
+END
+$fn$;
+
+-- The guards on the partitioned table and on every partition (re-applied on each
+-- migrate; the table first, so that a concurrent DROP of a partition has committed
+-- before the list of partitions is read).
+DO $$
+DECLARE
+    v_part regclass;
+BEGIN
+    PERFORM xorj.trader_scores_install_guards('xorj.trader_scores');
+    FOR v_part IN
+        SELECT p.partition FROM xorj.trader_scores_partitions() p ORDER BY p.partition::text
+    LOOP
+        PERFORM xorj.trader_scores_install_guards(v_part);
+    END LOOP;
+END
+$$;
+
+-- A new run gets its partition, whoever inserts it (api.create_scoring_run or direct
+-- SQL).
+CREATE OR REPLACE FUNCTION xorj.scoring_runs_create_partition() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    PERFORM xorj.trader_scores_partition(NEW.id);
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER scoring_runs_partition
+    AFTER INSERT ON xorj.scoring_runs
+    FOR EACH ROW EXECUTE FUNCTION xorj.scoring_runs_create_partition();
 
 -- The latest COMPLETED run (newest completed_at, then highest id), read from index
 -- scoring_runs_latest_completed_idx: the query is written once, as this internal view,
@@ -188,14 +303,17 @@ END;
 -- One page of a run's scores, ranked: rank is the 1-based position in the whole run
 -- (row_number over the same order, computed before OFFSET), so rank = offset + position.
 -- The page is found in index trader_scores_run_rank_idx (run_id, xorj_trust_score DESC,
--- wallet_address), read in order and stopped after p_offset + p_limit entries; it needs
--- only the index's columns (an index-only scan once the visibility map is set, so deep
--- offsets skip entries without visiting the heap); then each row of the page fetches its
--- metrics by the unique key (run_id, wallet_address), a subplan per row (at most 1000).
--- No step sorts; the api functions also plan it with enable_sort off, so a deep page
--- that a cost estimate would rather sort is read from the index all the same. p_limit NULL means
--- no limit. Inlinable (plain SQL, no SET, not SECURITY DEFINER): EXPLAIN SELECT * FROM
--- xorj.scoring_ranking(...) shows the plan the api functions run.
+-- wallet_address), that is in the run's partition's own, trader_scores_<run>_run_rank_idx
+-- (the run is known at planning, so the plan reads that one partition; a generic plan
+-- prunes the others when it starts), read in order and stopped after p_offset + p_limit
+-- entries; it needs only the index's columns (an index-only scan once the visibility map
+-- is set, so deep offsets skip entries without visiting the heap); then each row of the
+-- page fetches its metrics by the unique key (run_id, wallet_address), a subplan per row
+-- (at most 1000). No step sorts; the api functions also plan it with enable_sort off, so
+-- a deep page that a cost estimate would rather sort is read from the index all the
+-- same. p_limit NULL means no limit. Inlinable (plain SQL, no SET, not SECURITY
+-- DEFINER): EXPLAIN SELECT * FROM xorj.scoring_ranking(...) shows the plan the api
+-- functions run.
 CREATE OR REPLACE FUNCTION xorj.scoring_ranking(p_run_id uuid, p_limit integer, p_offset integer)
 RETURNS TABLE (rank bigint, wallet_address text, xorj_trust_score numeric, metrics jsonb)
 LANGUAGE sql STABLE
@@ -234,7 +352,12 @@ BEGIN
 END
 $fn$;
 
--- A new run, PENDING.
+-- A new run, PENDING, with its partition of trader_scores (trigger
+-- scoring_runs_partition). The partition's foreign key needs scoring_runs in SHARE ROW
+-- EXCLUSIVE mode, taken here before the INSERT: two creations that each held the table
+-- in ROW EXCLUSIVE mode (their INSERT) and then both asked for SHARE ROW EXCLUSIVE would
+-- deadlock; taken first, creations queue. (Completions and failures of other runs wait
+-- for this transaction: the engine creates and starts a run in a short one.)
 CREATE OR REPLACE FUNCTION api.create_scoring_run() RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -243,6 +366,7 @@ AS $fn$
 DECLARE
     r xorj.scoring_runs;
 BEGIN
+    LOCK TABLE xorj.scoring_runs IN SHARE ROW EXCLUSIVE MODE;
     INSERT INTO xorj.scoring_runs DEFAULT VALUES RETURNING * INTO r;
     RETURN to_jsonb(r);
 END
@@ -294,7 +418,8 @@ GRANT EXECUTE ON FUNCTION api.start_scoring_run(uuid) TO xorj_engine;
 -- The run's first batch (or a whole run in one call) is inserted without ON CONFLICT,
 -- about 15% faster.
 -- (Batches of one run are serialized by the run's row lock, so no concurrent batch can
--- slip a wallet in between.)
+-- slip a wallet in between.) The run's partition is made sure of first: a run has one
+-- from its creation, but one gone missing must not turn scores away.
 CREATE OR REPLACE FUNCTION xorj.insert_trader_scores(p_run_id uuid, p_scores jsonb,
                                                      p_first_index bigint)
 RETURNS bigint
@@ -314,6 +439,7 @@ DECLARE
     v_reason    text;     -- the code of the refusal (see the header)
     v_duplicate_of bigint;
 BEGIN
+    PERFORM xorj.trader_scores_partition(p_run_id);
     IF p_scores IS NULL OR jsonb_typeof(p_scores) <> 'array' THEN
         PERFORM xorj.raise_invalid('scores',
             format('must be a JSON array, not %s', coalesce(jsonb_typeof(p_scores), 'null')),
@@ -574,7 +700,9 @@ $fn$;
 REVOKE ALL ON FUNCTION api.ranked_traders(integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.ranked_traders(integer, integer) TO xorj_engine, xorj_bot, xorj_api;
 
--- The ranked scores of one run, whatever its status; XJ404 when it does not exist.
+-- The ranked scores of one run, whatever its status; XJ404 when it does not exist, and
+-- when the retention has pruned its scores (xorj.scoring_run_refuse_pruned,
+-- procedures/scoring_retention.sql: the message says so, "reason" scores_pruned).
 CREATE OR REPLACE FUNCTION api.run_scores(p_run_id uuid, p_limit integer DEFAULT 100,
                                           p_offset integer DEFAULT 0)
 RETURNS TABLE (rank bigint, wallet_address text, xorj_trust_score numeric, metrics jsonb,
@@ -587,14 +715,19 @@ SET enable_sort = off
 AS $fn$
 DECLARE
     v_completed_at timestamptz;
+    v_pruned_at    timestamptz;
 BEGIN
     IF p_run_id IS NULL THEN
         PERFORM xorj.raise_invalid('run_id', 'is required');
     END IF;
     PERFORM xorj.check_page(p_limit, p_offset, 1000, p_say_value => true);
-    SELECT r.completed_at INTO v_completed_at FROM xorj.scoring_runs r WHERE r.id = p_run_id;
+    SELECT r.completed_at, r.scores_pruned_at INTO v_completed_at, v_pruned_at
+    FROM xorj.scoring_runs r WHERE r.id = p_run_id;
     IF NOT FOUND THEN
         PERFORM xorj.raise_not_found('scoring run', p_run_id::text);
+    END IF;
+    IF v_pruned_at IS NOT NULL THEN
+        PERFORM xorj.scoring_run_refuse_pruned(p_run_id, v_pruned_at);
     END IF;
     RETURN QUERY
         SELECT k.rank, k.wallet_address, k.xorj_trust_score, k.metrics, p_run_id, v_completed_at

@@ -38,17 +38,17 @@ $$, 'a FAILED run with error_message is accepted');
 SELECT throws_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
     VALUES ('00000000-0000-4000-8000-00000000a001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', -1)
-$$, '23514', 'new row for relation "trader_scores" violates check constraint "trader_scores_score_non_negative"',
+$$, '23514', 'new row for relation "trader_scores_0000000000004000800000000000a001" violates check constraint "trader_scores_score_non_negative"',
     'a negative xorj_trust_score (-1) is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
     VALUES ('00000000-0000-4000-8000-00000000a001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'NaN')
-$$, '23514', 'new row for relation "trader_scores" violates check constraint "trader_scores_score_non_negative"',
+$$, '23514', 'new row for relation "trader_scores_0000000000004000800000000000a001" violates check constraint "trader_scores_score_non_negative"',
     'a NaN xorj_trust_score is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
     VALUES ('00000000-0000-4000-8000-00000000a001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'Infinity')
-$$, '23514', 'new row for relation "trader_scores" violates check constraint "trader_scores_score_non_negative"',
+$$, '23514', 'new row for relation "trader_scores_0000000000004000800000000000a001" violates check constraint "trader_scores_score_non_negative"',
     'an infinite xorj_trust_score is refused');
 SELECT lives_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
@@ -57,12 +57,12 @@ $$, 'a xorj_trust_score of 0 is accepted');
 SELECT throws_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score, metrics)
     VALUES ('00000000-0000-4000-8000-00000000a001', 'So11111111111111111111111111111111111111112', 50, '[]')
-$$, '23514', 'new row for relation "trader_scores" violates check constraint "trader_scores_metrics_is_object"',
+$$, '23514', 'new row for relation "trader_scores_0000000000004000800000000000a001" violates check constraint "trader_scores_metrics_is_object"',
     'metrics that are a JSON array are refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score, metrics)
     VALUES ('00000000-0000-4000-8000-00000000a001', 'So11111111111111111111111111111111111111112', 50, 'null')
-$$, '23514', 'new row for relation "trader_scores" violates check constraint "trader_scores_metrics_is_object"',
+$$, '23514', 'new row for relation "trader_scores_0000000000004000800000000000a001" violates check constraint "trader_scores_metrics_is_object"',
     'metrics that are JSON null are refused');
 SELECT lives_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score, metrics)

@@ -12,7 +12,8 @@ SELECT tests.disable_rule_triggers();
 SELECT has_pk('xorj', 'scoring_runs', 'xorj.scoring_runs has a primary key');
 SELECT col_is_pk('xorj', 'scoring_runs', 'id', 'xorj.scoring_runs primary key is (id)');
 SELECT has_pk('xorj', 'trader_scores', 'xorj.trader_scores has a primary key');
-SELECT col_is_pk('xorj', 'trader_scores', 'id', 'xorj.trader_scores primary key is (id)');
+SELECT col_is_pk('xorj', 'trader_scores', ARRAY['id', 'run_id'],
+    'xorj.trader_scores primary key is (id, run_id): a partitioned table''s keys hold its partition key (0008)');
 SELECT has_pk('xorj', 'execution_jobs', 'xorj.execution_jobs has a primary key');
 SELECT col_is_pk('xorj', 'execution_jobs', 'id', 'xorj.execution_jobs primary key is (id)');
 SELECT has_pk('xorj', 'trades', 'xorj.trades has a primary key');
@@ -90,11 +91,13 @@ SELECT is((SELECT count(*)::int FROM xorj.trade_events
             WHERE trade_id = '00000000-0000-4000-8000-00000000c001'),
           1, 'the trade''s event is still there');
 
--- A referencing row needs its parent.
+-- A referencing row needs its parent. (A score for a run that does not exist finds no
+-- partition of trader_scores, one per run since 0008: refused before its foreign key.)
 SELECT throws_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
     VALUES ('00000000-0000-4000-8000-00000000a0ff', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 1)
-$$, '23503', NULL, 'a score for a run that does not exist raises 23503');
+$$, '23514', 'no partition of relation "trader_scores" found for row',
+    'a score for a run that does not exist is refused: no partition holds it (23514)');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
                              to_token_address, amount_in, expected_amount_out)

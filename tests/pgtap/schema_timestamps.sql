@@ -32,7 +32,8 @@ SELECT trigger_is('xorj', 'user_settings', 'user_settings_touch', 'xorj', 'touch
 SELECT is((SELECT count(*)::int FROM pg_catalog.pg_trigger
             WHERE tgname IN ('scoring_runs_touch', 'trader_scores_touch', 'execution_jobs_touch',
                              'trades_touch', 'bot_states_touch', 'user_settings_touch')
-              AND tgenabled = 'O' AND tgtype = 23),
+              AND tgenabled = 'O' AND tgtype = 23
+              AND tgparentid = 0),  -- not the clones of trader_scores_touch on its partitions
           6, 'the six touch triggers are enabled, BEFORE INSERT OR UPDATE, FOR EACH ROW');
 
 -- Each table: row 1 with the default timestamps, row 2 with created_at/updated_at given.

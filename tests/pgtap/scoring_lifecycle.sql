@@ -17,8 +17,8 @@ SELECT ok((:'a'::jsonb->>'started_at') IS NULL AND (:'a'::jsonb->>'completed_at'
           'a new run has no started_at, completed_at or error');
 SELECT ok((:'a'::jsonb->>'created_at')::timestamptz BETWEEN :'t0'::timestamptz AND clock_timestamp(),
           'created_at is the clock time of the creation');
-SELECT is(array_length(ARRAY(SELECT jsonb_object_keys(:'a'::jsonb)), 1), 7,
-          'the result has the 7 columns of the row');
+SELECT is(array_length(ARRAY(SELECT jsonb_object_keys(:'a'::jsonb)), 1), 8,
+          'the result has the 8 columns of the row');
 SELECT tests.act_as(NULL);
 SELECT is((SELECT status::text FROM xorj.scoring_runs WHERE id = (:'a'::jsonb->>'id')::uuid),
           'PENDING', 'the run is stored PENDING');

@@ -2,10 +2,12 @@
 -- api.run_scores run (xorj.scoring_ranking, an inlinable SQL function, so EXPLAIN shows
 -- exactly its plan) reads index trader_scores_run_rank_idx in order under a Limit, with
 -- no Sort node, for custom and generic plans and deep offsets; the latest completed run
--- is read from index scoring_runs_latest_completed_idx. Checked on runs of 20,000 scores
--- with fresh statistics; a control query shows the check does see a Sort.
+-- is read from index scoring_runs_latest_completed_idx. trader_scores is partitioned by
+-- run (migration 0008): the index read is the run's partition's part of
+-- trader_scores_run_rank_idx, and no other partition is read. Checked on runs of 20,000
+-- scores with fresh statistics; a control query shows the check does see a Sort.
 BEGIN;
-SELECT plan(16);
+SELECT plan(19);
 
 -- EXPLAIN (COSTS OFF) of a query, as one text.
 CREATE FUNCTION pg_temp.plan_of(p_sql text) RETURNS text
@@ -40,6 +42,13 @@ ANALYZE xorj.trader_scores;
 SELECT is((SELECT id FROM xorj.latest_completed_scoring_run()), '00000000-0000-4000-8000-0000000000b1'::uuid,
           'run b, completed last, is the latest');
 
+-- run b's partition, and its part of the rank index
+\set part_b 'trader_scores_000000000000400080000000000000b1'
+SELECT is((SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits i
+           WHERE i.inhrelid = format('xorj.%s_run_rank_idx', :'part_b')::regclass),
+          'xorj.trader_scores_run_rank_idx',
+          'run b''s partition holds its part of trader_scores_run_rank_idx');
+
 -- the detector works: ordering by an unindexed expression does sort
 SELECT matches(pg_temp.plan_of($$SELECT * FROM xorj.trader_scores WHERE run_id = '00000000-0000-4000-8000-0000000000b1'
                                   ORDER BY metrics->>'n' LIMIT 10$$),
@@ -48,10 +57,12 @@ SELECT matches(pg_temp.plan_of($$SELECT * FROM xorj.trader_scores WHERE run_id =
 -- the first page, with the default settings
 SELECT pg_temp.plan_of($$SELECT * FROM xorj.scoring_ranking('00000000-0000-4000-8000-0000000000b1', 100, 0)$$) AS p1 \gset
 SELECT doesnt_match(:'p1'::text, 'Sort', 'first page: no Sort node');
-SELECT matches(:'p1'::text, 'Index (Only )?Scan using trader_scores_run_rank_idx on trader_scores',
-               'first page: reads trader_scores_run_rank_idx');
-SELECT matches(:'p1'::text, 'Limit\n\s*->  WindowAgg\n\s*->  Index (Only )?Scan using trader_scores_run_rank_idx',
+SELECT matches(:'p1'::text, format('Index (Only )?Scan using %1$s_run_rank_idx on %1$s s\n', :'part_b'),
+               'first page: reads run b''s part of trader_scores_run_rank_idx');
+SELECT matches(:'p1'::text, format('Limit\n\s*->  WindowAgg\n\s*->  Index (Only )?Scan using %s_run_rank_idx', :'part_b'),
                'first page: Limit over the ranking over the index scan, which stops after the page');
+SELECT doesnt_match(:'p1'::text, 'Append|trader_scores_000000000000400080000000000000a1',
+                    'first page: run b''s partition only (pruned at planning)');
 SELECT doesnt_match(:'p1'::text, 'Seq Scan', 'first page: no sequential scan');
 
 -- the api functions plan with enable_sort off and per-call (custom) plans; under those
@@ -59,7 +70,8 @@ SELECT doesnt_match(:'p1'::text, 'Seq Scan', 'first page: no sequential scan');
 SET LOCAL enable_sort = off;
 SELECT pg_temp.plan_of($$SELECT * FROM xorj.scoring_ranking('00000000-0000-4000-8000-0000000000b1', 1000, 15000)$$) AS p2 \gset
 SELECT doesnt_match(:'p2'::text, 'Sort', 'offset 15,000: no Sort node');
-SELECT matches(:'p2'::text, 'Index (Only )?Scan using trader_scores_run_rank_idx', 'offset 15,000: reads the index in order');
+SELECT matches(:'p2'::text, format('Index (Only )?Scan using %s_run_rank_idx', :'part_b'),
+               'offset 15,000: reads the index in order');
 
 -- a generic plan (parameters unknown at planning) as well
 PREPARE ranking(uuid, integer, integer) AS SELECT * FROM xorj.scoring_ranking($1, $2, $3);
@@ -67,6 +79,8 @@ SET LOCAL plan_cache_mode = force_generic_plan;
 SELECT pg_temp.plan_of($$EXECUTE ranking('00000000-0000-4000-8000-0000000000b1', 100, 0)$$) AS p3 \gset
 SELECT doesnt_match(:'p3'::text, 'Sort', 'generic plan: no Sort node');
 SELECT matches(:'p3'::text, 'Index Cond: \(run_id = \$1\)', 'generic plan: it is the generic one, on the index');
+SELECT matches(:'p3'::text, 'Subplans Removed: [1-9]',
+               'generic plan: the other runs'' partitions are pruned when it starts');
 RESET plan_cache_mode;
 RESET enable_sort;
 DEALLOCATE ranking;
