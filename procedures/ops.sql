@@ -73,7 +73,8 @@ AS $fn$
            count(*)::float8
       FROM xorj.trades t
      WHERE t.status IN ('PENDING', 'SUBMITTED')
-       AND (t.claim_expires_at IS NULL OR t.claim_expires_at <= clock_timestamp())
+       AND NOT EXISTS (SELECT 1 FROM xorj.trade_claims c
+                        WHERE c.trade_id = t.id AND c.claim_expires_at > clock_timestamp())
     UNION ALL
     SELECT 'xorj_execution_jobs_active', jsonb_build_object('status', s.status),
            (SELECT count(*) FROM xorj.execution_jobs j
@@ -92,7 +93,9 @@ AS $fn$
            coalesce((SELECT extract(epoch FROM l.completed_at) FROM latest l), 0)::float8
     UNION ALL
     SELECT 'xorj_scoring_latest_completed_traders', '{}',
-           (SELECT count(*) FROM xorj.trader_scores s JOIN latest l ON s.run_id = l.id)::float8
+           -- the run as a value (an InitPlan): only its partition of trader_scores is read
+           (SELECT count(*) FROM xorj.trader_scores s
+             WHERE s.run_id = (SELECT l.id FROM latest l))::float8
     UNION ALL
     SELECT 'xorj_bots', jsonb_build_object('enabled', e.enabled::text),
            (SELECT count(*) FROM xorj.bot_states b WHERE b.enabled = e.enabled)::float8

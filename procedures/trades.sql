@@ -28,8 +28,19 @@
 -- "vault_address" and "user_id"; job_not_running "job_id" and "job_status"; every XJ423
 -- on a trade "table": "trades", "id" and, where a move is refused, "from" and "to".
 
+-- A trade's lease (xorj.trade_claims, trades_claims.sql): the row, or a row of NULLs
+-- when nobody holds the trade.
+CREATE OR REPLACE FUNCTION xorj.trade_claim(p_trade_id uuid)
+RETURNS xorj.trade_claims
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+    SELECT c FROM xorj.trade_claims c WHERE c.trade_id = p_trade_id
+$fn$;
+
 -- A trade as the callers see it: the row's columns, amounts as JSON strings (u64 values
--- do not fit a double).
+-- do not fit a double), and its lease: claimed_by and claim_expires_at (NULL when
+-- nobody holds it).
 CREATE OR REPLACE FUNCTION xorj.trade_json(t xorj.trades) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, xorj, pg_temp
@@ -39,7 +50,11 @@ AS $fn$
             'amount_in', t.amount_in::text,
             'expected_amount_out', t.expected_amount_out::text,
             'actual_amount_out', t.actual_amount_out::text,
-            'gas_fee', t.gas_fee::text)
+            'gas_fee', t.gas_fee::text,
+            'claimed_by', c.claimed_by,
+            'claim_expires_at', c.claim_expires_at)
+    FROM (VALUES (1)) AS one (x)
+    LEFT JOIN xorj.trade_claims c ON c.trade_id = t.id
 $fn$;
 
 -- A trade status as text, or XJ422 naming p_field; NULL stays NULL (no filter).

@@ -1,14 +1,20 @@
 -- Trades: sharing the work between bots (see trades.sql for the other files of the noun).
 -- Role xorj_bot.
 --
--- A claim is a lease: claimed_by and claim_expires_at. No index holds these columns
--- (migration 0009), so claiming, renewing and releasing a lease is a HOT update: the
--- trade's row gets a new version on its own page and no index is rewritten.
+-- A claim is a lease: a row of xorj.trade_claims (trade_id, claimed_by,
+-- claim_expires_at; migration 0010), never a column of xorj.trades. A claim inserts the
+-- row (or takes over an expired one), a renewal updates it in place (a HOT update: the
+-- indexed columns trade_id and claimed_by do not change, and the table's pages are half
+-- empty), a release deletes it, and so does the trade's move to CONFIRMED or FAILED
+-- (trigger trades_release_claim). Guard (trigger trade_claims_unfinished): a lease is
+-- written only for a PENDING or SUBMITTED trade. A trade's JSON (xorj.trade_json) still
+-- shows its claimed_by and claim_expires_at (NULL when nobody holds it).
 -- api.claim_trades hands a bot the unfinished trades nobody holds (or whose lease ran
 -- out, or that it already holds): every SUBMITTED trade and the PENDING ones older than
--- p_pending_older_than, oldest first. FOR UPDATE SKIP LOCKED: two bots claiming at once
--- never get the same trade. A bot renews its leases while it works and releases them when
--- it stops; a bot that dies loses them when they expire, and another bot takes over.
+-- p_pending_older_than, oldest first. FOR UPDATE SKIP LOCKED on the trades: two bots
+-- claiming at once never get the same trade. A bot renews its leases while it works and
+-- releases them when it stops; a bot that dies loses them when they expire, and another
+-- bot takes over.
 -- p_exclude: ids the caller already works (e.g. its earlier batches of one pass, which
 -- it still holds): never returned, so the caller can page through more than p_limit.
 -- p_venue: only the trades of that venue (a bot on a local validator never takes a live
@@ -17,6 +23,52 @@
 -- trades only: status DESC, coalesce(submitted_at, created_at), id), stopping at
 -- p_limit (xorj.claim_batch): nothing sorts the unfinished set, and the finished log is
 -- never read (tests/pgtap/trades_claims_plan.sql).
+
+-- A lease is written only for an unfinished trade (read under the trade's row lock
+-- when the claim comes from api.claim_trades or api.create_trade).
+CREATE OR REPLACE FUNCTION xorj.trade_claims_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_status xorj.trade_status;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.trade_id IS DISTINCT FROM OLD.trade_id THEN
+        PERFORM xorj.raise_state('trade_claims',
+            format('trade claim %s: its trade cannot change', OLD.trade_id),
+            'A lease belongs to one trade.', p_facts => jsonb_build_object('id', OLD.trade_id));
+    END IF;
+    SELECT t.status INTO v_status FROM xorj.trades t WHERE t.id = NEW.trade_id;
+    IF v_status NOT IN ('PENDING', 'SUBMITTED') THEN
+        PERFORM xorj.raise_state('trade_claims',
+            format('trade %s is %s: a finished trade cannot be claimed', NEW.trade_id, v_status),
+            'Leases are held on PENDING and SUBMITTED trades only.',
+            p_facts => jsonb_build_object('id', NEW.trade_id, 'from', v_status));
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER trade_claims_unfinished
+    BEFORE INSERT OR UPDATE ON xorj.trade_claims
+    FOR EACH ROW EXECUTE FUNCTION xorj.trade_claims_guard();
+
+-- A trade that finishes (CONFIRMED or FAILED) loses its lease.
+CREATE OR REPLACE FUNCTION xorj.trades_release_claim() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    DELETE FROM xorj.trade_claims WHERE trade_id = NEW.id;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER trades_release_claim
+    AFTER UPDATE ON xorj.trades
+    FOR EACH ROW WHEN (NEW.status IN ('CONFIRMED', 'FAILED') AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION xorj.trades_release_claim();
+
 -- One claim's batch: the trades a claim of worker $1 may take, in claim order, at most
 -- $6 of them, locked FOR UPDATE SKIP LOCKED under the limit (a row another claim holds
 -- locked is skipped and the next one taken). Arguments: $1 worker, $2 pending older
@@ -35,12 +87,13 @@ AS $fn$
     FROM xorj.trades t
     WHERE t.status IN ('PENDING', 'SUBMITTED')
       AND (t.status = 'SUBMITTED' OR t.created_at <= $5 - $2)
-      AND (t.claimed_by IS NULL OR t.claim_expires_at < $5 OR t.claimed_by = $1)
+      AND NOT EXISTS (SELECT 1 FROM xorj.trade_claims c  -- held by another, live
+                      WHERE c.trade_id = t.id AND c.claimed_by <> $1 AND c.claim_expires_at >= $5)
       AND NOT coalesce(t.id = ANY ($3), false)  -- NULL: nothing excluded
       AND ($4 IS NULL OR t.venue = $4)
     ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id
     LIMIT $6
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF t SKIP LOCKED
 $fn$;
 
 CREATE OR REPLACE FUNCTION api.claim_trades(
@@ -65,14 +118,14 @@ BEGIN
         FROM xorj.claim_batch(p_worker, p_pending_older_than, p_exclude, p_venue,
                               clock_timestamp(), p_limit) AS c(id)
     ), claimed AS (
-        UPDATE xorj.trades t
-        SET claimed_by = p_worker, claim_expires_at = clock_timestamp() + p_lease
-        FROM claimable c
-        WHERE t.id = c.id
-        RETURNING t.*
+        INSERT INTO xorj.trade_claims AS k (trade_id, claimed_by, claim_expires_at)
+        SELECT c.id, p_worker, clock_timestamp() + p_lease FROM claimable c
+        ON CONFLICT (trade_id) DO UPDATE
+           SET claimed_by = EXCLUDED.claimed_by, claim_expires_at = EXCLUDED.claim_expires_at
+        RETURNING k.trade_id
     )
-    SELECT xorj.trade_json(c::xorj.trades) FROM claimed c
-    ORDER BY c.status DESC, coalesce(c.submitted_at, c.created_at), c.id;
+    SELECT xorj.trade_json(t) FROM claimed c JOIN xorj.trades t ON t.id = c.trade_id
+    ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id;
 END
 $fn$;
 REVOKE ALL ON FUNCTION api.claim_trades(text, interval, interval, integer, uuid[], text) FROM PUBLIC;
@@ -89,8 +142,8 @@ DECLARE
     n integer;
 BEGIN
     PERFORM xorj.check_claim(p_worker, p_lease, true);
-    UPDATE xorj.trades SET claim_expires_at = clock_timestamp() + p_lease
-    WHERE claimed_by = p_worker AND status IN ('PENDING', 'SUBMITTED');
+    UPDATE xorj.trade_claims SET claim_expires_at = clock_timestamp() + p_lease
+    WHERE claimed_by = p_worker;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
@@ -109,9 +162,9 @@ DECLARE
     n integer;
 BEGIN
     PERFORM xorj.check_worker_id(p_worker);
-    UPDATE xorj.trades SET claimed_by = NULL, claim_expires_at = NULL
-    WHERE claimed_by = p_worker AND status IN ('PENDING', 'SUBMITTED')
-      AND (p_trade_ids IS NULL OR id = ANY (p_trade_ids));
+    DELETE FROM xorj.trade_claims
+    WHERE claimed_by = p_worker
+      AND (p_trade_ids IS NULL OR trade_id = ANY (p_trade_ids));
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
@@ -119,20 +172,21 @@ $fn$;
 REVOKE ALL ON FUNCTION api.release_trade_claims(text, uuid[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.release_trade_claims(text, uuid[]) TO xorj_bot;
 
--- The unfinished trades (PENDING or SUBMITTED) that a worker other than p_worker holds
--- with a claim still live at p_now. Read from the partial index trades_claim_order_idx
--- (the unfinished trades only; the lease columns are in no index, so that renewals are
--- HOT): the cost is that of the unfinished trades, whatever the size of the trade log. Inlinable (plain SQL, no SET, not SECURITY
--- DEFINER), so EXPLAIN of it shows the plan api.trades_held_by_others runs.
+-- The leases that workers other than p_worker hold, still live at p_now, with the venue
+-- of their trade. Read from xorj.trade_claims (the live leases only): the cost is that of
+-- the claims, whatever the size of the trade log. Inlinable (plain SQL, no SET, not
+-- SECURITY DEFINER), so EXPLAIN of it shows the plan api.trades_held_by_others runs.
+-- (Until 0010 it returned the trades themselves: 00_common.sql drops that version.)
 CREATE OR REPLACE FUNCTION xorj.trades_held_by_others(p_worker text, p_now timestamptz)
-RETURNS SETOF xorj.trades
+RETURNS TABLE (trade_id uuid, claimed_by text, claim_expires_at timestamptz, venue text)
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT t.*
-    FROM xorj.trades t
-    WHERE t.status IN ('PENDING', 'SUBMITTED')
-      AND t.claim_expires_at > p_now
-      AND t.claimed_by IS DISTINCT FROM p_worker
+    SELECT c.trade_id, c.claimed_by, c.claim_expires_at, t.venue
+    FROM xorj.trade_claims c
+    JOIN xorj.trades t ON t.id = c.trade_id
+    WHERE c.claim_expires_at > p_now
+      AND c.claimed_by <> p_worker
+      AND t.status IN ('PENDING', 'SUBMITTED')  -- always, by the guard; checked all the same
 $fn$;
 
 -- The unfinished trades (PENDING or SUBMITTED) other workers hold with a live claim

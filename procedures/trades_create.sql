@@ -148,11 +148,13 @@ BEGIN
     END IF;
 
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
-                             to_token_address, amount_in, expected_amount_out,
-                             claimed_by, claim_expires_at, venue)
-    VALUES (p_job_id, v_vault, p_client_order_id, v_from, v_to, v_amount, v_expected,
-            p_worker, clock_timestamp() + p_lease, p_venue)
+                             to_token_address, amount_in, expected_amount_out, venue)
+    VALUES (p_job_id, v_vault, p_client_order_id, v_from, v_to, v_amount, v_expected, p_venue)
     RETURNING * INTO v_new;
+    IF p_worker IS NOT NULL THEN  -- created claimed by its creator (trades_claims.sql)
+        INSERT INTO xorj.trade_claims (trade_id, claimed_by, claim_expires_at)
+        VALUES (v_new.id, p_worker, clock_timestamp() + p_lease);
+    END IF;
     RETURN QUERY SELECT false, xorj.trade_json(v_new);
 END
 $fn$;

@@ -10,9 +10,9 @@
 --     (actual_amount_out required), PENDING->FAILED and SUBMITTED->FAILED (error
 --     required); submitted_at and completed_at are set here, not by the caller;
 --   * the signature and its last valid block height, once recorded, never change; a
---     terminal trade never changes (its claim columns are ignored);
---   * claimed_by / claim_expires_at (a bot's lease on the trade) may change while the
---     trade is PENDING or SUBMITTED;
+--     terminal trade never changes;
+--   * a bot's lease on the trade is a row of xorj.trade_claims (trades_claims.sql), held
+--     only while the trade is PENDING or SUBMITTED;
 --   * DELETE and TRUNCATE are refused;
 --   * every insert and status change writes a trade_events row in the same transaction
 --     (trigger trades_audit), and trade_events itself is append-only (the triggers of

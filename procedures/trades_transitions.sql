@@ -55,7 +55,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    t xorj.trades := xorj.lock_trade(p_trade_id);
+    t        xorj.trades := xorj.lock_trade(p_trade_id);
+    v_holder text;
 BEGIN
     PERFORM xorj.check_signature('transaction_signature', p_signature);
     IF p_last_valid_block_height IS NOT NULL AND p_last_valid_block_height < 0 THEN
@@ -66,12 +67,15 @@ BEGIN
         RETURN QUERY SELECT false, xorj.trade_json(t);
         RETURN;
     END IF;
-    IF p_worker IS NOT NULL AND t.claimed_by IS DISTINCT FROM p_worker THEN
+    -- The lease is read under the trade's row lock (xorj.lock_trade), which a takeover
+    -- (api.claim_trades) holds too while it writes the lease.
+    v_holder := (xorj.trade_claim(t.id)).claimed_by;
+    IF p_worker IS NOT NULL AND v_holder IS DISTINCT FROM p_worker THEN
         PERFORM xorj.raise_conflict('claim_lost',
             format('trade %s is not claimed by %s', t.id, p_worker),
-            format('claimed_by=%s', coalesce(t.claimed_by, 'nobody')),
+            format('claimed_by=%s', coalesce(v_holder, 'nobody')),
             'Another bot took the trade over: do not broadcast it.',
-            jsonb_build_object('trade_id', t.id, 'claimed_by', t.claimed_by, 'worker_id', p_worker));
+            jsonb_build_object('trade_id', t.id, 'claimed_by', v_holder, 'worker_id', p_worker));
     END IF;
     IF t.status <> 'PENDING' THEN
         PERFORM xorj.raise_state('trades',
@@ -158,8 +162,7 @@ BEGIN
     END IF;
     UPDATE xorj.trades
     SET status = 'CONFIRMED', actual_amount_out = v_actual,
-        slippage_realized = v_slippage, gas_fee = v_gas,
-        claimed_by = NULL, claim_expires_at = NULL
+        slippage_realized = v_slippage, gas_fee = v_gas
     WHERE id = t.id RETURNING * INTO t;
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END
@@ -213,8 +216,7 @@ BEGIN
                                'expected_status', p_expected_status));
     END IF;
     UPDATE xorj.trades
-    SET status = 'FAILED', error_message = p_error_message, gas_fee = v_gas,
-        claimed_by = NULL, claim_expires_at = NULL
+    SET status = 'FAILED', error_message = p_error_message, gas_fee = v_gas
     WHERE id = t.id RETURNING * INTO t;
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END

@@ -137,7 +137,7 @@ def test_recover_says_how_many_trades_other_bots_hold_and_when_the_first_lease_e
             _create(conn, job, user.vault, 2, worker="other-bot", lease="5 minutes"),
         ]
         (first_end,) = conn.execute(
-            "SELECT min(claim_expires_at) FROM xorj.trades WHERE claimed_by = 'other-bot'"
+            "SELECT min(claim_expires_at) FROM xorj.trade_claims WHERE claimed_by = 'other-bot'"
         ).fetchone()
     state = tmp_path / "chain.json"
     bot = run_bot(

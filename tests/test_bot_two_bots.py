@@ -35,8 +35,9 @@ def _unfinished_claims(db_url: str, worker: str) -> dict[str, datetime]:
     """trade id -> claim expiry of the unfinished trades `worker` holds."""
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
-            "SELECT id::text, claim_expires_at FROM xorj.trades WHERE claimed_by = %s "
-            "AND status IN ('PENDING', 'SUBMITTED') ORDER BY id",
+            "SELECT t.id::text, c.claim_expires_at FROM xorj.trades t "
+            "JOIN xorj.trade_claims c ON c.trade_id = t.id WHERE c.claimed_by = %s "
+            "AND t.status IN ('PENDING', 'SUBMITTED') ORDER BY t.id",
             (worker,),
         ).fetchall()
     return dict(rows)

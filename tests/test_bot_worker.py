@@ -160,7 +160,8 @@ def trades(db_url: str) -> list[dict[str, Any]]:
             "from_token_address AS from_token, to_token_address AS to_token, amount_in, "
             "expected_amount_out, actual_amount_out, slippage_realized, gas_fee, "
             "transaction_signature AS signature, last_valid_block_height, error_message, "
-            "claimed_by, claim_expires_at, created_at, completed_at FROM xorj.trades "
+            "c.claimed_by, c.claim_expires_at, created_at, completed_at FROM xorj.trades t "
+            "LEFT JOIN xorj.trade_claims c ON c.trade_id = t.id "
             "ORDER BY created_at, id"
         )
         assert cur.description is not None
@@ -540,8 +541,9 @@ def test_sigterm_exits_0_and_leaves_no_running_job_and_no_claim(
 
             def holding() -> bool:
                 (n,) = conn.execute(
-                    "SELECT count(*) FROM xorj.trades WHERE claimed_by = 'term-bot' "
-                    "AND status = 'SUBMITTED'"
+                    "SELECT count(*) FROM xorj.trades t JOIN xorj.trade_claims c "
+                    "ON c.trade_id = t.id WHERE c.claimed_by = 'term-bot' "
+                    "AND t.status = 'SUBMITTED'"
                 ).fetchone()
                 (running,) = conn.execute(
                     "SELECT count(*) FROM xorj.execution_jobs WHERE status = 'RUNNING' "

@@ -9,7 +9,6 @@ DROP FUNCTION IF EXISTS xorj.trades_stats();
 DROP TABLE IF EXISTS xorj.vault_trade_stats;
 DROP INDEX IF EXISTS xorj.trades_claim_order_idx;
 DROP INDEX IF EXISTS xorj.trades_vault_failed_idx;
-ALTER TABLE xorj.trades RESET (fillfactor);
 CREATE INDEX trades_pending_idx ON xorj.trades (created_at) WHERE status = 'PENDING';
 CREATE INDEX trades_submitted_idx ON xorj.trades (submitted_at) WHERE status = 'SUBMITTED';
 CREATE INDEX trades_job_idx ON xorj.trades (job_id);

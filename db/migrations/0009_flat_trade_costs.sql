@@ -1,10 +1,8 @@
--- depends: 0007_trade_venue
--- Per-call cost flat as the trade log grows, and claim renewals that rewrite no index.
+-- depends: 0008_score_partitions
+-- Per-call cost flat as the trade log grows.
 --
--- 1. Leases stay in xorj.trades (claimed_by, claim_expires_at) but no index holds them
---    any more, and pages keep room for a new row version (fillfactor 85): claiming,
---    renewing and releasing a lease is a HOT update (heap only; no index is touched).
---    Status moves change indexed columns and are never HOT.
+-- 1. No index holds the lease columns (claimed_by, claim_expires_at); migration 0010
+--    then moves them out of xorj.trades altogether.
 -- 2. xorj.vault_trade_stats: per vault and venue, the figures api.bot_status shows,
 --    kept by trigger in the transaction of each insert and status move
 --    (procedures/trades_stats.sql). Every figure is a count, a sum or a maximum, so the
@@ -30,8 +28,6 @@
 --    trades_vault_time_idx), trades_vault_confirmed_idx (bot_status reads
 --    xorj.vault_trade_stats) and trades_job_idx (no reader: jobs are never deleted, so
 --    the foreign key never looks trades up by job).
-
-ALTER TABLE xorj.trades SET (fillfactor = 85);
 
 DROP INDEX xorj.trades_pending_idx;
 DROP INDEX xorj.trades_submitted_idx;

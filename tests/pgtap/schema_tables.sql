@@ -16,8 +16,8 @@ SELECT tables_are('api', ARRAY[]::name[], 'schema api holds no tables (functions
 -- Columns of every table, exactly.
 SELECT columns_are('xorj', 'scoring_runs', ARRAY[
     'id', 'status', 'started_at', 'completed_at', 'error_message', 'created_at',
-    'updated_at'
-], 'xorj.scoring_runs has exactly its columns');
+    'updated_at', 'scores_pruned_at'
+], 'xorj.scoring_runs has exactly its columns (scores_pruned_at: 0008)');
 SELECT columns_are('xorj', 'trader_scores', ARRAY[
     'id', 'run_id', 'wallet_address', 'xorj_trust_score', 'metrics', 'created_at',
     'updated_at'
@@ -31,8 +31,8 @@ SELECT columns_are('xorj', 'trades', ARRAY[
     'from_token_address', 'to_token_address', 'amount_in', 'expected_amount_out',
     'actual_amount_out', 'transaction_signature', 'slippage_realized', 'gas_fee',
     'error_message', 'submitted_at', 'completed_at', 'created_at', 'updated_at',
-    'last_valid_block_height', 'claimed_by', 'claim_expires_at', 'venue'
-], 'xorj.trades has exactly its columns (0005 adds the submission and claim columns, 0007 the venue)');
+    'last_valid_block_height', 'venue'
+], 'xorj.trades has exactly its columns (0005 adds the submission columns, 0007 the venue; 0010 moves the claim columns to trade_claims)');
 SELECT columns_are('xorj', 'bot_states', ARRAY[
     'id', 'user_id', 'enabled', 'vault_address', 'configuration', 'last_updated',
     'created_at', 'updated_at'

@@ -64,7 +64,7 @@ SELECT throws_ok($$DELETE FROM xorj.trade_events WHERE to_status = 'SUBMITTED'$$
 SELECT throws_ok($$TRUNCATE xorj.trade_events$$,
     'XJ423', 'trade_events is append-only: TRUNCATE is not allowed',
     'TRUNCATE trade_events raises XJ423 trade_events is append-only: TRUNCATE is not allowed');
-SELECT throws_ok($$TRUNCATE xorj.trades, xorj.trade_events$$,
+SELECT throws_ok($$TRUNCATE xorj.trades, xorj.trade_events, xorj.trade_claims$$,
     'XJ423', 'trade_events is append-only: TRUNCATE is not allowed',
     'TRUNCATE of trades together with trade_events raises XJ423 too');
 SELECT throws_ok($$TRUNCATE xorj.trades CASCADE$$,
