@@ -122,6 +122,7 @@ BEGIN
                              'xorj.bot_states'::regclass, 'xorj.user_settings'::regclass,
                              'xorj.trade_events'::regclass)
           AND tg.tgname NOT IN ('scoring_runs_touch', 'trader_scores_touch', 'execution_jobs_touch',
+                                'scoring_runs_partition',  -- a run's partition (0008): structure
                                 'trades_touch', 'bot_states_touch', 'user_settings_touch',
                                 'trade_events_append_only', 'trade_events_no_truncate')
     LOOP
@@ -249,6 +250,18 @@ BEGIN
     END LOOP;
     RETURN v_now;
 END
+$fn$;
+
+-- For a database that is not empty (a restored backup, tests/test_backup_restore.py):
+-- every unfinished trade that was there before the test is moved to FAILED (rolled back
+-- with the test), so that the test's claims, leases and in-flight counts see only its
+-- own trades. Returns how many. Nothing to do on an empty database.
+CREATE FUNCTION tests.finish_old_trades() RETURNS bigint
+LANGUAGE sql SECURITY DEFINER AS $fn$
+    SELECT count(*)
+    FROM xorj.trades t,
+         LATERAL api.mark_trade_failed(t.id, 'finished by the pgTAP suite (rolled back)') f
+    WHERE t.status IN ('PENDING', 'SUBMITTED')
 $fn$;
 
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO PUBLIC;

@@ -30,7 +30,8 @@ SELECT is((SELECT result -> 'status' ->> 'vaultAddress' FROM r WHERE step = 'dis
 SELECT is((SELECT result -> 'changed' FROM r WHERE step = 'disable again'), 'false'::jsonb,
           'disabling a disabled bot is not a change');
 SELECT results_eq(
-    $$SELECT enabled, vault_address::text, actor FROM xorj.bot_state_events ORDER BY id$$,
+    $$SELECT enabled, vault_address::text, actor FROM xorj.bot_state_events
+       WHERE user_id = 'So11111111111111111111111111111111111111112' ORDER BY id$$,
     $$VALUES (true, 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 'api:tester'),
              (false, 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 'api:tester')$$,
     'one audit row for the disable, none for the repeated disable');
@@ -54,7 +55,9 @@ SELECT is((SELECT count(*) FROM xorj.bot_state_events
 
 -- 3. One row per wallet, whatever happened.
 SELECT results_eq(
-    $$SELECT user_id::text, count(*) FROM xorj.bot_states GROUP BY user_id ORDER BY user_id$$,
+    $$SELECT user_id::text, count(*) FROM xorj.bot_states
+       WHERE user_id IN ('DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x', 'So11111111111111111111111111111111111111112')
+       GROUP BY user_id ORDER BY user_id$$,
     $$VALUES ('DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x', 1::bigint),
              ('So11111111111111111111111111111111111111112', 1::bigint)$$,
     'exactly one bot_states row per wallet');

@@ -31,7 +31,8 @@ SELECT is((SELECT count(*) FROM xorj.bot_states
             WHERE user_id = 'So11111111111111111111111111111111111111112'), 1::bigint,
           'one bot_states row for the wallet');
 SELECT results_eq(
-    $$SELECT user_id::text, enabled, vault_address::text, actor FROM xorj.bot_state_events ORDER BY id$$,
+    $$SELECT user_id::text, enabled, vault_address::text, actor FROM xorj.bot_state_events
+       WHERE user_id = 'So11111111111111111111111111111111111111112' ORDER BY id$$,
     $$VALUES ('So11111111111111111111111111111111111111112', true,
               'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 'api:tester')$$,
     'the enable wrote one audit row: wallet, enabled, vault and the actor');
@@ -51,7 +52,8 @@ SELECT is((SELECT result -> 'status' ->> 'vaultAddress' FROM r WHERE step = 'ena
           'enabling without a vault keeps the registered vault');
 SELECT is((SELECT result -> 'changed' FROM r WHERE step = 'enable same vault'), 'false'::jsonb,
           'enabling with the vault already registered is not a change');
-SELECT is((SELECT count(*) FROM xorj.bot_state_events), 1::bigint,
+SELECT is((SELECT count(*) FROM xorj.bot_state_events
+            WHERE user_id = 'So11111111111111111111111111111111111111112'), 1::bigint,
           'calls that change nothing write no audit row');
 SELECT is((SELECT (updated_at, last_updated)::text FROM xorj.bot_states
             WHERE user_id = 'So11111111111111111111111111111111111111112'),

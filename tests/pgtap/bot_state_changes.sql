@@ -22,18 +22,20 @@ SELECT tests.enable_bot(tests.addr(2));
 
 SELECT tests.act_as('xorj_bot');
 INSERT INTO c VALUES ('first', api.bot_state_changes((SELECT feed ->> 'cursor' FROM c WHERE step = 'start')));
-SELECT is(jsonb_path_query_array((SELECT feed FROM c WHERE step = 'first'), '$.events[*].enabled'),
+-- (the events of this test's wallets: in a database that is not empty, such as a restored
+-- backup, events of transactions not older than the cluster's oldest running one come too)
+SELECT is(jsonb_path_query_array((SELECT feed FROM c WHERE step = 'first'), '$.events[*] ? (@.wallet starts with "Tst").enabled'),
           '[true, false, true]'::jsonb, 'the three changes come back in their order');
-SELECT is(jsonb_path_query_array((SELECT feed FROM c WHERE step = 'first'), '$.events[*].wallet'),
+SELECT is(jsonb_path_query_array((SELECT feed FROM c WHERE step = 'first'), '$.events[*] ? (@.wallet starts with "Tst").wallet'),
           jsonb_build_array(tests.addr(1), tests.addr(1), tests.addr(2)), 'each names its wallet');
-SELECT is((SELECT feed #>> '{events,1,vault_address}' FROM c WHERE step = 'first'), tests.addr(901),
-          'a disable keeps the vault it disables, so a bot knows which vault to drop');
+SELECT is(jsonb_path_query_array((SELECT feed FROM c WHERE step = 'first'), '$.events[*] ? (@.wallet starts with "Tst").vault_address') ->> 1,
+          tests.addr(901), 'a disable keeps the vault it disables, so a bot knows which vault to drop');
 SELECT ok((SELECT feed #> '{events,0}' FROM c WHERE step = 'first') ?& ARRAY['id', 'wallet', 'enabled', 'vault_address', 'at'],
           'an event has id, wallet, enabled, vault_address and at');
 -- This transaction is still running: a later read from the new cursor gives its events again.
 INSERT INTO c VALUES ('again', api.bot_state_changes((SELECT feed ->> 'cursor' FROM c WHERE step = 'first')));
-SELECT is(jsonb_path_query_array((SELECT feed FROM c WHERE step = 'again'), '$.events[*].id'),
-          jsonb_path_query_array((SELECT feed FROM c WHERE step = 'first'), '$.events[*].id'),
+SELECT is(jsonb_path_query_array((SELECT feed FROM c WHERE step = 'again'), '$.events[*] ? (@.wallet starts with "Tst").id'),
+          jsonb_path_query_array((SELECT feed FROM c WHERE step = 'first'), '$.events[*] ? (@.wallet starts with "Tst").id'),
           'the events of a transaction not finished at the read come again, with the same ids');
 SELECT is(jsonb_array_length(api.bot_state_changes((SELECT feed ->> 'cursor' FROM c WHERE step = 'start'), 2) -> 'events'),
           2, 'p_limit bounds a read');

@@ -3,6 +3,9 @@
 -- Invalid wallets are XJ422 naming 'wallet'; only xorj_api may call it.
 BEGIN;
 SELECT plan(14);
+SELECT (SELECT count(*) FROM xorj.bot_states) AS states_before,
+       (SELECT count(*) FROM xorj.bot_state_events) AS events_before,
+       (SELECT count(*) FROM xorj.user_settings) AS settings_before \gset
 
 SELECT is_definer('api', 'bot_status', ARRAY[]::text[], 'api.bot_status is SECURITY DEFINER');
 
@@ -37,11 +40,11 @@ SELECT throws_ok($$SELECT tests.bot_status(NULL)$$, '42501',
 
 SELECT tests.act_as(NULL);
 
-SELECT is((SELECT count(*) FROM xorj.bot_states), 0::bigint,
+SELECT is((SELECT count(*) FROM xorj.bot_states), :states_before::bigint,
           'a status read creates no bot_states row');
-SELECT is((SELECT count(*) FROM xorj.bot_state_events), 0::bigint,
+SELECT is((SELECT count(*) FROM xorj.bot_state_events), :events_before::bigint,
           'a status read writes no audit row');
-SELECT is((SELECT count(*) FROM xorj.user_settings), 0::bigint,
+SELECT is((SELECT count(*) FROM xorj.user_settings), :settings_before::bigint,
           'a status read creates no user_settings row');
 
 -- The defaults of xorj.effective_settings (used for a wallet that never saved settings)

@@ -13,15 +13,17 @@ SELECT plan(27);
 DO $$ BEGIN PERFORM tests.enable_bot('9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM',
                       'DRiP2Pn2K6fuMLKQmt5rZWyHiUZ6WK3GChEySUpHSS4x'); END $$;
 
-INSERT INTO xorj.execution_jobs (trigger_reason) VALUES ('SCHEDULED_RUN');
-UPDATE xorj.execution_jobs SET status = 'RUNNING', worker_id = 'w', started_at = clock_timestamp();
+INSERT INTO xorj.execution_jobs (trigger_reason) VALUES ('SCHEDULED_RUN') RETURNING id AS perf_job \gset
+CREATE TEMP TABLE perf_job AS SELECT :'perf_job'::uuid AS id;
+UPDATE xorj.execution_jobs SET status = 'RUNNING', worker_id = 'w', started_at = clock_timestamp()
+ WHERE id = (SELECT id FROM perf_job);
 
 CREATE FUNCTION pg_temp.new_trade(p_vault text, p_coid text, p_from text, p_to text,
                                   p_in numeric, p_out numeric) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
                              to_token_address, amount_in, expected_amount_out)
-    SELECT id, p_vault, p_coid, p_from, p_to, p_in, p_out FROM xorj.execution_jobs
+    SELECT id, p_vault, p_coid, p_from, p_to, p_in, p_out FROM perf_job
 $$;
 CREATE FUNCTION pg_temp.submit(p_coid text, p_sig_char text) RETURNS void
 LANGUAGE sql AS $$
@@ -70,7 +72,8 @@ DO $$ BEGIN PERFORM pg_temp.new_trade('4k3Dyjzvzp8eMZWUXbBCjEvwSkkk59S5iCNLY3Qrk
 DO $$ BEGIN PERFORM pg_temp.submit('perf-5', '2'); END $$;
 DO $$ BEGIN PERFORM pg_temp.confirm('perf-5', 1); END $$;
 
-SELECT is((SELECT count(*) FROM xorj.trades), 6::bigint, 'the test data is in place (6 trades)');
+SELECT is((SELECT count(*) FROM xorj.trades WHERE job_id = (SELECT id FROM perf_job)), 6::bigint,
+          'the test data is in place (6 trades)');
 
 SELECT tests.act_as('xorj_api');
 CREATE TEMP TABLE s1 AS
@@ -94,7 +97,7 @@ SELECT is((SELECT (st ->> 'last_execution')::timestamptz FROM s1),
           (SELECT created_at FROM xorj.trades WHERE client_order_id = 'perf-4'),
           'last_execution is the creation of the vault''s latest trade');
 SELECT isnt((SELECT (st ->> 'last_execution')::timestamptz FROM s1),
-            (SELECT max(created_at) FROM xorj.trades),
+            (SELECT max(created_at) FROM xorj.trades WHERE job_id = (SELECT id FROM perf_job)),
             'the other vault''s newer trade is not the last execution');
 SELECT is((SELECT st -> 'circuit_breakers' -> 'in_flight_trades' FROM s1), '2'::jsonb,
           'circuit breaker in_flight_trades = 2');

@@ -26,7 +26,8 @@ SELECT is((SELECT result -> 'changed' FROM r WHERE step = 'change vault'), 'true
 SELECT is((SELECT result -> 'status' ->> 'vaultAddress' FROM r WHERE step = 'change vault'),
           'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'the new vault is registered');
 SELECT results_eq(
-    $$SELECT enabled, vault_address::text FROM xorj.bot_state_events ORDER BY id OFFSET 2$$,
+    $$SELECT enabled, vault_address::text FROM xorj.bot_state_events
+       WHERE user_id = 'So11111111111111111111111111111111111111112' ORDER BY id OFFSET 2$$,
     $$VALUES (true, 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v'),
              (true, 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB')$$,
     'the re-enable and the vault change each wrote an audit row');
@@ -52,7 +53,9 @@ SELECT is((SELECT vault_address::text FROM xorj.bot_states
           'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB',
           'a refused registration leaves the wallet''s vault as it was');
 SELECT results_eq(
-    $$SELECT user_id::text, count(*) FROM xorj.bot_states GROUP BY user_id ORDER BY user_id$$,
+    $$SELECT user_id::text, count(*) FROM xorj.bot_states
+       WHERE user_id IN ('11111111111111111111111111111111', 'So11111111111111111111111111111111111111112')
+       GROUP BY user_id ORDER BY user_id$$,
     $$VALUES ('11111111111111111111111111111111', 1::bigint),
              ('So11111111111111111111111111111111111111112', 1::bigint)$$,
     'exactly one bot_states row per wallet');

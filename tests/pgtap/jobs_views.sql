@@ -8,6 +8,10 @@ SELECT columns_are('api', 'active_execution_jobs',
           'completed_at', 'error_message', 'created_at', 'updated_at'],
     'api.active_execution_jobs has the job columns');
 
+-- Jobs of a database that is not empty (a restored backup) are left out of the checks.
+CREATE TEMP TABLE old_jobs AS SELECT id FROM xorj.execution_jobs;
+GRANT SELECT ON old_jobs TO PUBLIC;
+
 SELECT tests.act_as('xorj_bot');
 SELECT (api.create_execution_job('SCHEDULED_RUN')->>'id')::uuid AS p \gset
 SELECT (api.create_execution_job('MANUAL_TRIGGER', '{"vault": "So11111111111111111111111111111111111111112"}')->>'id')::uuid AS r \gset
@@ -20,7 +24,7 @@ SELECT api.fail_execution_job(:'f', 'cancelled') \gset ignored_
 SELECT tests.act_as(NULL);
 
 SELECT tests.act_as('xorj_readonly');
-SELECT set_eq('SELECT id, status::text FROM api.active_execution_jobs',
+SELECT set_eq('SELECT id, status::text FROM api.active_execution_jobs WHERE id NOT IN (SELECT id FROM old_jobs)',
     format('VALUES (%L::uuid, ''PENDING''), (%L::uuid, ''RUNNING'')', :'p', :'r'),
     'the PENDING and the RUNNING job, not the COMPLETED or FAILED ones');
 SELECT is((SELECT to_jsonb(v) FROM api.active_execution_jobs v WHERE id = :'r'), :'r_run'::jsonb,
@@ -30,7 +34,7 @@ SELECT tests.act_as(NULL);
 SELECT tests.act_as('xorj_bot');
 SELECT api.complete_execution_job(:'r', 'w-r') \gset ignored_
 SELECT tests.act_as('xorj_readonly');
-SELECT set_eq('SELECT id FROM api.active_execution_jobs', format('VALUES (%L::uuid)', :'p'),
+SELECT set_eq('SELECT id FROM api.active_execution_jobs WHERE id NOT IN (SELECT id FROM old_jobs)', format('VALUES (%L::uuid)', :'p'),
     'a completed job leaves the view');
 SELECT tests.act_as(NULL);
 

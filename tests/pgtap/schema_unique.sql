@@ -57,7 +57,8 @@ SELECT is((SELECT count(*)::int FROM xorj.trades WHERE client_order_id = 'order-
           2, 'order-1 exists once per vault, twice in all');
 
 -- trades: transaction_signature (NULL until submitted, so many NULLs are fine).
-SELECT is((SELECT count(*)::int FROM xorj.trades WHERE transaction_signature IS NULL),
+SELECT is((SELECT count(*)::int FROM xorj.trades
+            WHERE transaction_signature IS NULL AND job_id = '00000000-0000-4000-8000-00000000b001'),
           3, 'several trades without a signature (NULL) coexist');
 SELECT lives_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
@@ -113,8 +114,8 @@ VALUES ('00000000-0000-4000-8000-00000000a001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY1
 SELECT throws_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
     VALUES ('00000000-0000-4000-8000-00000000a001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 90)
-$$, '23505', 'duplicate key value violates unique constraint "trader_scores_run_wallet_key"',
-    'a second score for the same trader in the same run raises 23505 trader_scores_run_wallet_key');
+$$, '23505', 'duplicate key value violates unique constraint "trader_scores_0000000000004000800000000000a001_run_wallet_key"',
+    'a second score for the same trader in the same run raises 23505 (the run''s partition''s part of trader_scores_run_wallet_key)');
 SELECT lives_ok($$
     INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score)
     VALUES ('00000000-0000-4000-8000-00000000a002', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 90)

@@ -5,9 +5,12 @@
 -- run. Callable by xorj_engine, xorj_bot and xorj_api; not by xorj_readonly.
 BEGIN;
 SELECT plan(29);
+SELECT count(*) AS old_completed FROM xorj.scoring_runs WHERE status = 'COMPLETED' \gset
 
 SELECT tests.act_as('xorj_engine');
-SELECT is_empty('SELECT * FROM api.ranked_traders()', 'no completed run: no rows');
+SELECT CASE WHEN :old_completed = 0
+            THEN is_empty('SELECT * FROM api.ranked_traders()', 'no completed run: no rows')
+            ELSE skip('a completed run exists already (a database that is not empty)', 1) END;
 
 -- run a: created first, completed LAST; run b: created second, completed first.
 SELECT (api.create_scoring_run()->>'id')::uuid AS a \gset

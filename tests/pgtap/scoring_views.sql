@@ -11,8 +11,11 @@ SELECT columns_are('api', 'latest_trader_scores',
     ARRAY['rank', 'wallet_address', 'xorj_trust_score', 'metrics', 'run_id', 'completed_at'],
     'api.latest_trader_scores has the columns of api.ranked_traders');
 
+SELECT count(*) AS old_completed FROM xorj.scoring_runs WHERE status = 'COMPLETED' \gset
 SELECT tests.act_as('xorj_readonly');
-SELECT is_empty('SELECT * FROM api.latest_trader_scores', 'no completed run: no scores');
+SELECT CASE WHEN :old_completed = 0
+            THEN is_empty('SELECT * FROM api.latest_trader_scores', 'no completed run: no scores')
+            ELSE skip('a completed run exists already (a database that is not empty)', 1) END;
 SELECT tests.act_as(NULL);
 
 -- p PENDING, r RUNNING (with a score), c1 COMPLETED earlier, c2 COMPLETED later, f FAILED

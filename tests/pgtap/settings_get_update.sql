@@ -80,7 +80,9 @@ SELECT tests.act_as(NULL);
 SELECT is((SELECT version FROM xorj.user_settings
             WHERE wallet_address = 'So11111111111111111111111111111111111111112'), 4::bigint,
           'the stored version is 4');
-SELECT is((SELECT count(*) FROM xorj.user_settings), 1::bigint, 'one user_settings row for the wallet');
+SELECT is((SELECT count(*) FROM xorj.user_settings
+            WHERE wallet_address = 'So11111111111111111111111111111111111111112'), 1::bigint,
+          'one user_settings row for the wallet');
 
 -- A first save with an empty patch stores the defaults.
 SELECT tests.act_as('xorj_api');

@@ -23,14 +23,17 @@ END
 $fn$;
 
 SELECT tests.running_job() AS j \gset
+-- a database that is not empty (a restored backup): its trades in flight are finished first
+SELECT tests.finish_old_trades() AS old_finished \gset
 INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
                          to_token_address, amount_in, expected_amount_out)
 SELECT :'j', tests.addr(900 + g % 50), 'k' || g, tests.addr(1000000 + g), tests.addr(2000000 + g), 1000, 990
 FROM generate_series(1, 6000) g;
 -- 5,700 finished; of the 300 unfinished, 100 SUBMITTED
-UPDATE xorj.trades SET status = 'FAILED', error_message = 'failed' WHERE (substring(client_order_id FROM 2))::int % 20 <> 0;
+UPDATE xorj.trades SET status = 'FAILED', error_message = 'failed'
+ WHERE job_id = :'j' AND (substring(client_order_id FROM 2))::int % 20 <> 0;
 UPDATE xorj.trades SET status = 'SUBMITTED', transaction_signature = tests.sig((substring(client_order_id FROM 2))::int)
- WHERE (substring(client_order_id FROM 2))::int % 60 = 0;
+ WHERE job_id = :'j' AND (substring(client_order_id FROM 2))::int % 60 = 0;
 ANALYZE xorj.trades;
 
 SELECT matches(pg_temp.plan_of($$SELECT t.id FROM xorj.trades t WHERE t.status IN ('PENDING', 'SUBMITTED')

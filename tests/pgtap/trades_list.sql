@@ -14,13 +14,14 @@ SELECT tests.trade(:'j', tests.addr(200), 's2', 10, 5, 6) AS s2 \gset
 SELECT tests.trade(:'j', tests.addr(201), 'o1', 10, 1, 2) AS o1 \gset
 SELECT api.mark_trade_submitted(:'s2', tests.sig(2)) \gset ignored_
 SELECT api.mark_trade_submitted(:'s1', tests.sig(1)) \gset ignored_
--- the creations an hour, two and three hours ago (p1 oldest), so the order is certain
-SELECT tests.backdate('trades', ARRAY[:'p1']::uuid[], interval '3 hours');
-SELECT tests.backdate('trades', ARRAY[:'s1']::uuid[], interval '2 hours');
-SELECT tests.backdate('trades', ARRAY[:'s2']::uuid[], interval '1 hour');
+-- the creations moved 3, 2 and 1 ms back (p1 oldest), so the order is certain; these
+-- four stay the newest trades of a database that is not empty (a restored backup)
+SELECT tests.backdate('trades', ARRAY[:'p1']::uuid[], interval '3 milliseconds');
+SELECT tests.backdate('trades', ARRAY[:'s1']::uuid[], interval '2 milliseconds');
+SELECT tests.backdate('trades', ARRAY[:'s2']::uuid[], interval '1 millisecond');
 
 SELECT results_eq(
-    $$SELECT r->>'client_order_id' FROM api.list_trades('SUBMITTED', NULL, 10, 0) r ORDER BY 1$$,
+    $$SELECT r->>'client_order_id' FROM api.list_trades('SUBMITTED', NULL, 2, 0) r ORDER BY 1$$,
     $$VALUES ('s1'), ('s2')$$,
     'list_trades filters by status');
 SELECT results_eq(

@@ -16,17 +16,19 @@ SELECT api.mark_trade_submitted((SELECT s1 FROM t), tests.sig(1));
 SELECT api.mark_trade_submitted((SELECT c1 FROM t), tests.sig(3));
 SELECT api.mark_trade_confirmed((SELECT c1 FROM t), 5);
 SELECT api.mark_trade_failed((SELECT f1 FROM t), 'x');
-GRANT SELECT ON t TO PUBLIC;
+GRANT SELECT ON t, j TO PUBLIC;
 SELECT tests.act_as('xorj_bot');
 
 SELECT results_eq(
-    $$SELECT (r->>'id')::uuid FROM api.trades_to_recover(interval '1 hour') r$$,
+    $$SELECT (r->>'id')::uuid FROM api.trades_to_recover(interval '1 hour') r
+       WHERE (r->>'job_id')::uuid = (SELECT id FROM j)$$,
     $$SELECT s2 FROM t UNION ALL SELECT s1 FROM t$$,
     'SUBMITTED trades come oldest submission first; young PENDING trades are left alone');
 -- p1 was created a minute ago (its timestamps moved into the past)
 SELECT tests.backdate('trades', ARRAY[(SELECT p1 FROM t)], interval '1 minute');
 SELECT results_eq(
-    $$SELECT (r->>'id')::uuid FROM api.trades_to_recover(interval '30 seconds') r$$,
+    $$SELECT (r->>'id')::uuid FROM api.trades_to_recover(interval '30 seconds') r
+       WHERE (r->>'job_id')::uuid = (SELECT id FROM j)$$,
     $$SELECT s2 FROM t UNION ALL SELECT s1 FROM t UNION ALL SELECT p1 FROM t$$,
     'PENDING trades older than the given age follow the SUBMITTED ones');
 SELECT is((SELECT count(*) FROM api.trades_to_recover(interval '0', 1)), 1::bigint, 'the limit holds');
