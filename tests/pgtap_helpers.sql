@@ -264,4 +264,18 @@ LANGUAGE sql SECURITY DEFINER AS $fn$
     WHERE t.status IN ('PENDING', 'SUBMITTED')
 $fn$;
 
+-- EXPLAIN (COSTS OFF) of a query, as one text (the plan tests match it).
+CREATE FUNCTION tests.plan_of(p_sql text) RETURNS text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_line text;
+    v_plan text := '';
+BEGIN
+    FOR v_line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || p_sql LOOP
+        v_plan := v_plan || v_line || E'\n';
+    END LOOP;
+    RETURN v_plan;
+END
+$fn$;
+
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tests TO PUBLIC;

@@ -9,20 +9,6 @@
 BEGIN;
 SELECT plan(19);
 
--- EXPLAIN (COSTS OFF) of a query, as one text.
-CREATE FUNCTION pg_temp.plan_of(p_sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_line text;
-    v_plan text := '';
-BEGIN
-    FOR v_line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || p_sql LOOP
-        v_plan := v_plan || v_line || E'\n';
-    END LOOP;
-    RETURN v_plan;
-END
-$fn$;
-
 -- 300 completed runs, two of them with 20,000 scores each.
 INSERT INTO xorj.scoring_runs (id) SELECT gen_random_uuid() FROM generate_series(1, 298);
 INSERT INTO xorj.scoring_runs (id) VALUES ('00000000-0000-4000-8000-0000000000a1'),
@@ -50,12 +36,12 @@ SELECT is((SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits i
           'run b''s partition holds its part of trader_scores_run_rank_idx');
 
 -- the detector works: ordering by an unindexed expression does sort
-SELECT matches(pg_temp.plan_of($$SELECT * FROM xorj.trader_scores WHERE run_id = '00000000-0000-4000-8000-0000000000b1'
+SELECT matches(tests.plan_of($$SELECT * FROM xorj.trader_scores WHERE run_id = '00000000-0000-4000-8000-0000000000b1'
                                   ORDER BY metrics->>'n' LIMIT 10$$),
                'Sort', 'control: a query the index cannot order has a Sort node');
 
 -- the first page, with the default settings
-SELECT pg_temp.plan_of($$SELECT * FROM xorj.scoring_ranking('00000000-0000-4000-8000-0000000000b1', 100, 0)$$) AS p1 \gset
+SELECT tests.plan_of($$SELECT * FROM xorj.scoring_ranking('00000000-0000-4000-8000-0000000000b1', 100, 0)$$) AS p1 \gset
 SELECT doesnt_match(:'p1'::text, 'Sort', 'first page: no Sort node');
 SELECT matches(:'p1'::text, format('Index (Only )?Scan using %1$s_run_rank_idx on %1$s s\n', :'part_b'),
                'first page: reads run b''s part of trader_scores_run_rank_idx');
@@ -68,7 +54,7 @@ SELECT doesnt_match(:'p1'::text, 'Seq Scan', 'first page: no sequential scan');
 -- the api functions plan with enable_sort off and per-call (custom) plans; under those
 -- settings a deep page, which a cost estimate alone would rather sort, reads the index
 SET LOCAL enable_sort = off;
-SELECT pg_temp.plan_of($$SELECT * FROM xorj.scoring_ranking('00000000-0000-4000-8000-0000000000b1', 1000, 15000)$$) AS p2 \gset
+SELECT tests.plan_of($$SELECT * FROM xorj.scoring_ranking('00000000-0000-4000-8000-0000000000b1', 1000, 15000)$$) AS p2 \gset
 SELECT doesnt_match(:'p2'::text, 'Sort', 'offset 15,000: no Sort node');
 SELECT matches(:'p2'::text, format('Index (Only )?Scan using %s_run_rank_idx', :'part_b'),
                'offset 15,000: reads the index in order');
@@ -76,7 +62,7 @@ SELECT matches(:'p2'::text, format('Index (Only )?Scan using %s_run_rank_idx', :
 -- a generic plan (parameters unknown at planning) as well
 PREPARE ranking(uuid, integer, integer) AS SELECT * FROM xorj.scoring_ranking($1, $2, $3);
 SET LOCAL plan_cache_mode = force_generic_plan;
-SELECT pg_temp.plan_of($$EXECUTE ranking('00000000-0000-4000-8000-0000000000b1', 100, 0)$$) AS p3 \gset
+SELECT tests.plan_of($$EXECUTE ranking('00000000-0000-4000-8000-0000000000b1', 100, 0)$$) AS p3 \gset
 SELECT doesnt_match(:'p3'::text, 'Sort', 'generic plan: no Sort node');
 SELECT matches(:'p3'::text, 'Index Cond: \(run_id = \$1\)', 'generic plan: it is the generic one, on the index');
 SELECT matches(:'p3'::text, 'Subplans Removed: [1-9]',
@@ -86,13 +72,13 @@ RESET enable_sort;
 DEALLOCATE ranking;
 
 -- the latest completed run from its partial index
-SELECT pg_temp.plan_of('SELECT * FROM xorj.latest_completed_scoring_run()') AS p4 \gset
+SELECT tests.plan_of('SELECT * FROM xorj.latest_completed_scoring_run()') AS p4 \gset
 SELECT matches(:'p4'::text, 'Index (Only )?Scan using scoring_runs_latest_completed_idx',
                'the latest completed run is read from scoring_runs_latest_completed_idx');
 SELECT doesnt_match(:'p4'::text, 'Sort', 'the latest completed run: no Sort node');
 
 -- the reporting view reads the index in order too
-SELECT doesnt_match(pg_temp.plan_of('SELECT * FROM api.latest_trader_scores LIMIT 10'), 'Sort',
+SELECT doesnt_match(tests.plan_of('SELECT * FROM api.latest_trader_scores LIMIT 10'), 'Sort',
                     'api.latest_trader_scores LIMIT 10: no Sort node');
 
 -- the api functions run exactly these queries, and plan them with their own limit and offset

@@ -9,19 +9,6 @@
 BEGIN;
 SELECT plan(11);
 
-CREATE FUNCTION pg_temp.plan_of(p_sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_line text;
-    v_plan text := '';
-BEGIN
-    FOR v_line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || p_sql LOOP
-        v_plan := v_plan || v_line || E'\n';
-    END LOOP;
-    RETURN v_plan;
-END
-$fn$;
-
 SELECT tests.running_job() AS j \gset
 -- a database that is not empty (a restored backup): its trades in flight are finished first
 SELECT tests.finish_old_trades() AS old_finished \gset
@@ -36,7 +23,7 @@ UPDATE xorj.trades SET status = 'SUBMITTED', transaction_signature = tests.sig((
  WHERE job_id = :'j' AND (substring(client_order_id FROM 2))::int % 60 = 0;
 ANALYZE xorj.trades;
 
-SELECT matches(pg_temp.plan_of($$SELECT t.id FROM xorj.trades t WHERE t.status IN ('PENDING', 'SUBMITTED')
+SELECT matches(tests.plan_of($$SELECT t.id FROM xorj.trades t WHERE t.status IN ('PENDING', 'SUBMITTED')
                                  ORDER BY t.amount_in, t.id LIMIT 10$$),
                '(^|->  )Sort\n', 'control: an order the index does not hold has a Sort node');
 
@@ -48,21 +35,21 @@ SET LOCAL enable_incremental_sort = off;
 SELECT format('PREPARE claim(text, interval, uuid[], text, timestamptz, integer) AS %s',
               (SELECT prosrc FROM pg_catalog.pg_proc WHERE oid = 'xorj.claim_batch'::regproc)) AS prep \gset
 :prep;
-SELECT pg_temp.plan_of($$EXECUTE claim('bot-a', interval '0', NULL, NULL, now(), 500)$$) AS p \gset
+SELECT tests.plan_of($$EXECUTE claim('bot-a', interval '0', NULL, NULL, now(), 500)$$) AS p \gset
 SELECT matches(:'p'::text, 'Index Scan using trades_claim_order_idx', 'claim: reads trades_claim_order_idx');
 SELECT doesnt_match(:'p'::text, 'Sort', 'claim: no Sort');
 SELECT matches(:'p'::text, '^Limit\n\s*->  LockRows', 'claim: the lock is taken under the Limit (SKIP LOCKED rows do not count)');
-SELECT pg_temp.plan_of($$EXECUTE claim('bot-a', interval '30 seconds', ARRAY[gen_random_uuid()], 'live', now(), 500)$$) AS v \gset
+SELECT tests.plan_of($$EXECUTE claim('bot-a', interval '30 seconds', ARRAY[gen_random_uuid()], 'live', now(), 500)$$) AS v \gset
 SELECT ok(:'v'::text ~ 'Index Scan using trades_claim_order_idx' AND :'v'::text !~ 'Sort',
           'claim with a venue, an age and exclusions: the same ordered read');
 SET LOCAL plan_cache_mode = force_generic_plan;
-SELECT pg_temp.plan_of($$EXECUTE claim('bot-a', interval '0', NULL, 'live', now(), 500)$$) AS g \gset
+SELECT tests.plan_of($$EXECUTE claim('bot-a', interval '0', NULL, 'live', now(), 500)$$) AS g \gset
 SELECT ok(:'g'::text ~ 'Index Scan using trades_claim_order_idx' AND :'g'::text !~ 'Sort',
           'the generic plan reads the index in order too');
 RESET plan_cache_mode;
 
 -- trades_to_recover: the same index, the same order
-SELECT ok(pg_temp.plan_of($$SELECT t.id FROM xorj.trades t WHERE t.status IN ('PENDING', 'SUBMITTED')
+SELECT ok(tests.plan_of($$SELECT t.id FROM xorj.trades t WHERE t.status IN ('PENDING', 'SUBMITTED')
                              AND (t.status = 'SUBMITTED' OR t.created_at <= now() - interval '0')
                              ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id LIMIT 1000$$)
           ~ 'Index Scan using trades_claim_order_idx',

@@ -114,28 +114,14 @@ FROM generate_series(1, 5000) g;
 ANALYZE xorj.trades;
 ANALYZE xorj.trade_claims;
 
--- EXPLAIN (COSTS OFF) of a query, as one text.
-CREATE FUNCTION pg_temp.plan_of(p_sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_line text;
-    v_plan text := '';
-BEGIN
-    FOR v_line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || p_sql LOOP
-        v_plan := v_plan || v_line || E'\n';
-    END LOOP;
-    RETURN v_plan;
-END
-$fn$;
-
-SELECT pg_temp.plan_of($$SELECT count(*), min(t.claim_expires_at) FROM xorj.trades_held_by_others('bot-a', now()) t$$) AS p \gset
+SELECT tests.plan_of($$SELECT count(*), min(t.claim_expires_at) FROM xorj.trades_held_by_others('bot-a', now()) t$$) AS p \gset
 SELECT matches(:'p'::text, 'Index Scan using trades_pkey on trades',
                'reads the leases, then each one''s trade by its primary key');
 SELECT doesnt_match(:'p'::text, 'Seq Scan on trades ', 'no sequential scan of the trade log');
 PREPARE held(text, timestamptz) AS
     SELECT count(*), min(t.claim_expires_at) FROM xorj.trades_held_by_others($1, $2) t;
 SET LOCAL plan_cache_mode = force_generic_plan;
-SELECT pg_temp.plan_of($$EXECUTE held('bot-a', now())$$) AS g \gset
+SELECT tests.plan_of($$EXECUTE held('bot-a', now())$$) AS g \gset
 SELECT ok(:'g'::text ~ 'Index Scan using trades_pkey on trades' AND :'g'::text !~ 'Seq Scan on trades ',
           'the generic plan (the api function''s) too');
 RESET plan_cache_mode;

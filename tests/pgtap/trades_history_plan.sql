@@ -9,20 +9,6 @@
 BEGIN;
 SELECT plan(14);
 
--- EXPLAIN (COSTS OFF) of a query, as one text.
-CREATE FUNCTION pg_temp.plan_of(p_sql text) RETURNS text
-LANGUAGE plpgsql AS $fn$
-DECLARE
-    v_line text;
-    v_plan text := '';
-BEGIN
-    FOR v_line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || p_sql LOOP
-        v_plan := v_plan || v_line || E'\n';
-    END LOOP;
-    RETURN v_plan;
-END
-$fn$;
-
 -- 6,000 trades over 20 vaults (each its own token pair), most of them FAILED.
 SELECT tests.running_job() AS j \gset
 INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
@@ -38,14 +24,14 @@ SELECT id AS mid, created_at AS mid_at FROM xorj.trades WHERE user_vault_address
  ORDER BY created_at DESC, id DESC OFFSET 150 LIMIT 1 \gset
 
 -- the detector works: a vault's trades ordered by a column no index holds are sorted
-SELECT matches(pg_temp.plan_of(format($$SELECT * FROM xorj.trades WHERE user_vault_address = %L
+SELECT matches(tests.plan_of(format($$SELECT * FROM xorj.trades WHERE user_vault_address = %L
                                         ORDER BY amount_in, id LIMIT 10$$, tests.addr(905))),
                '(^|->  )Sort\n', 'control: a query the index cannot order has a full Sort node');
 
 -- api.my_trades plans its query per call with enable_sort off: so do these
 SET LOCAL enable_sort = off;
 
-SELECT pg_temp.plan_of(format($$SELECT * FROM xorj.vault_trades_page(%L, NULL, 'infinity', NULL, 50)$$,
+SELECT tests.plan_of(format($$SELECT * FROM xorj.vault_trades_page(%L, NULL, 'infinity', NULL, 50)$$,
                               tests.addr(905))) AS p1 \gset
 SELECT matches(:'p1'::text,
     '^Limit\n\s*->  Incremental Sort\n\s*Sort Key: t.created_at DESC, t.id DESC\n\s*Presorted Key: t.created_at\n\s*->  Index Scan using trades_vault_time_idx on trades t\n',
@@ -53,13 +39,13 @@ SELECT matches(:'p1'::text,
 SELECT doesnt_match(:'p1'::text, '(^|->  )Sort\n', 'first page: no full Sort');
 SELECT doesnt_match(:'p1'::text, 'Seq Scan|Bitmap', 'first page: no sequential or bitmap scan');
 
-SELECT pg_temp.plan_of(format($$SELECT * FROM xorj.vault_trades_page(%L, NULL, %L, %L, 50)$$,
+SELECT tests.plan_of(format($$SELECT * FROM xorj.vault_trades_page(%L, NULL, %L, %L, 50)$$,
                               tests.addr(905), :'mid_at', :'mid')) AS p2 \gset
 SELECT matches(:'p2'::text, 'Index Scan using trades_vault_time_idx on trades t\n\s*Index Cond: \(.*user_vault_address.* AND \(created_at <= ',
     'a deep page: the scan starts at the cursor''s created_at (an Index Cond)');
 SELECT doesnt_match(:'p2'::text, '(^|->  )Sort\n', 'a deep page: no full Sort');
 
-SELECT pg_temp.plan_of(format($$SELECT * FROM xorj.vault_trades_page(%L, 'PENDING', %L, %L, 200)$$,
+SELECT tests.plan_of(format($$SELECT * FROM xorj.vault_trades_page(%L, 'PENDING', %L, %L, 200)$$,
                               tests.addr(905), :'mid_at', :'mid')) AS p3 \gset
 SELECT matches(:'p3'::text, 'Index Scan using trades_vault_time_idx', 'status filter: reads the index');
 SELECT doesnt_match(:'p3'::text, '(^|->  )Sort\n', 'status filter: no full Sort');
@@ -68,7 +54,7 @@ SELECT doesnt_match(:'p3'::text, '(^|->  )Sort\n', 'status filter: no full Sort'
 PREPARE page(text, xorj.trade_status, timestamptz, uuid, integer) AS
     SELECT * FROM xorj.vault_trades_page($1, $2, $3, $4, $5);
 SET LOCAL plan_cache_mode = force_generic_plan;
-SELECT pg_temp.plan_of(format($$EXECUTE page(%L, NULL, %L, %L, 50)$$, tests.addr(905), :'mid_at', :'mid')) AS p4 \gset
+SELECT tests.plan_of(format($$EXECUTE page(%L, NULL, %L, %L, 50)$$, tests.addr(905), :'mid_at', :'mid')) AS p4 \gset
 SELECT matches(:'p4'::text, 'Index Cond: \(\(\(user_vault_address\)::text = \$1\) AND \(created_at <= \$3\)\)',
                'generic plan: it is the generic one, bounded on the index');
 SELECT doesnt_match(:'p4'::text, '(^|->  )Sort\n', 'generic plan: no full Sort');
