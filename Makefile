@@ -8,7 +8,7 @@ VENV := .venv
 XORJ := $(VENV)/bin/xorj
 STAMP := $(VENV)/.installed
 
-.PHONY: help deps system-deps venv db migrate run stop test pgtap pytest bench bench-load lint clean
+.PHONY: help deps system-deps venv db migrate run stop test pgtap pytest bench bench-load bench-scale lint clean
 
 help:
 	@echo "make run     install what is missing, start the project's PostgreSQL, migrate, load sample data, serve the API"
@@ -16,6 +16,7 @@ help:
 	@echo "make pgtap   only the pgTAP suite      make pytest   only the pytest suite"
 	@echo "make stop    stop the project's PostgreSQL"
 	@echo "make bench   benchmarks, as ratios against baselines measured in the same run"
+	@echo "make bench-scale   per-call latency at 10^4 and 10^6 trades (10^5, 10^7 scores): ratios, sizes (~25-40 min)"
 	@echo "make lint    ruff"
 
 # System packages: a PostgreSQL server (14+), pgTAP for it, pg_prove, and PgBouncer (the
@@ -111,6 +112,9 @@ bench: db
 
 bench-load: db
 	@$(VENV)/bin/python -m tests.test_engine_load --lines 1000000
+
+bench-scale: db
+	@$(VENV)/bin/python -m tests.bench.bench_scale
 
 lint: venv
 	@$(VENV)/bin/ruff check app tests db/migrations

@@ -69,6 +69,8 @@ def cmd_dev_db(args: argparse.Namespace) -> int:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    if args.action in ("backup", "restore"):
+        return cmd_backup_restore(args)
     urls = database_urls()
     url = urls.app
     if args.action == "url":
@@ -90,10 +92,19 @@ def cmd_db(args: argparse.Namespace) -> int:
     elif args.action == "status":
         for mid, applied in migrate.status(urls.migrations):
             print(f"{'applied' if applied else 'pending'}  {mid}")
+    elif args.action == "maintain":
+        from app.maintain import MaintainError, maintain
+
+        try:
+            lines = maintain(urls.migrations, args.keep_runs, args.keep_days)
+        except MaintainError as exc:
+            raise CliError(f"db maintain: {exc}") from None
+        for line in lines:
+            print(line)
     elif args.action == "seed":
         if not (args.sample_data or args.traders or args.trades):
             raise CliError("db seed: say what to load (--sample-data, --traders N, --trades M)")
-        from app.seed import check_volume, generate_volume, load_sample_data
+        from app.seed import check_volume, load_sample_data
 
         try:
             check_volume(args.traders, args.trades)  # before anything is loaded
@@ -104,8 +115,33 @@ def cmd_db(args: argparse.Namespace) -> int:
             for line in load_sample_data(url).lines:
                 print(line)
         if args.traders or args.trades:
-            for line in generate_volume(url, args.traders, args.trades, sys.stderr.isatty()):
+            from app.seed_bulk import volume
+
+            # COPY as the owner (MIGRATION_DATABASE_URL) when it may write the tables,
+            # else one api call per trade (generate_volume)
+            lines = volume(url, urls.migrations, args.traders, args.trades, sys.stderr.isatty())
+            for line in lines:
                 print(line)
+    return 0
+
+
+def cmd_backup_restore(args: argparse.Namespace) -> int:
+    """`db backup --out DIR` (as the owner) and `db restore --from DIR --target-url URL`."""
+    from pathlib import Path
+
+    from app.backup import BackupError, backup, restore
+
+    try:
+        if args.action == "backup":
+            if not args.out:
+                raise CliError("db backup: say where with --out DIR (a new or empty directory)")
+            backup(database_urls().migrations, Path(args.out))
+        else:
+            if not args.from_dir or not args.target_url:
+                raise CliError("db restore: give --from DIR and --target-url URL")
+            restore(Path(args.from_dir), args.target_url)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 
@@ -168,7 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dev_db)
 
     p = sub.add_parser("db", help="migrations of the configured database")
-    p.add_argument("action", choices=["migrate", "rollback", "status", "url", "seed"])
+    p.add_argument(
+        "action",
+        choices=["migrate", "rollback", "status", "url", "seed", "maintain", "backup", "restore"],
+    )
     p.add_argument(
         "--migrations", action="store_true", help="url: the owner's URL (migrations) instead"
     )
@@ -178,6 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--traders", type=int, default=0, help="seed: a completed run of N traders")
     p.add_argument("--trades", type=int, default=0, help="seed: M trades of several users")
+    p.add_argument(
+        "--keep-runs",
+        type=int,
+        metavar="N",
+        help="maintain: keep the scores of the last N completed runs (xorj.settings otherwise)",
+    )
+    p.add_argument(
+        "--keep-days",
+        type=int,
+        metavar="D",
+        help="maintain: keep the scores of runs younger than D days (xorj.settings otherwise)",
+    )
+    p.add_argument("--out", metavar="DIR", help="backup: a new or empty directory")
+    p.add_argument("--from", dest="from_dir", metavar="DIR", help="restore: a backup directory")
+    p.add_argument(
+        "--target-url", metavar="URL", help="restore: an empty database (its owner's URL)"
+    )
     p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("serve", help="serve the HTTP API")

@@ -114,6 +114,8 @@ def load_sample_data(url: str) -> SeedReport:
 
 
 # --- volume, for benchmarks: `xorj db seed --traders N --trades M` -----------------------
+# Through the api functions, one call per trade. With the owner's URL the command takes
+# the COPY path of app/seed_bulk.py instead, which shares these names.
 
 VOLUME_ACTOR = "seed:volume"
 # Real mints of common Solana tokens (the planner's USDC and targets, then others), then
