@@ -26,7 +26,7 @@ from tests.test_bot_worker import (
     trades,
     wait_for,
 )
-from tests.test_trade_leases_hot import trades_hot_share
+from tests.test_trade_leases_hot import updates_by_table
 
 LEASE = 2.0
 
@@ -123,11 +123,10 @@ def test_two_bots_share_the_work_and_one_recovers_the_other(
     assert a_failed and a_failed[-1]["error_message"].startswith("stalled: no heartbeat")
     # B held nothing at the end (SIGTERM released its claims).
     assert not [t for t in all_trades if t["claimed_by"] == "bot-b"]
-    updated, hot = trades_hot_share(db_url)
+    updates = updates_by_table(db_url)
     report_figures(
-        "two-bot run, updates of trades",
+        "two-bot run, updates (HOT of all)",
         trades=len(all_trades),
-        updates=updated,
-        hot=hot,
-        hot_share=f"{hot / max(updated, 1):.2f}",
+        trade_updates=f"{updates['trades'][1]}/{updates['trades'][0]}",
+        lease_updates=f"{updates['trade_claims'][1]}/{updates['trade_claims'][0]}",
     )

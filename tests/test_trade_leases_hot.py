@@ -43,15 +43,15 @@ def _in_one_transaction(
     return {t: tuple(a - b for a, b in zip(after[t], before[t], strict=True)) for t in after}
 
 
-def trades_hot_share(db_url: str) -> tuple[int, int]:
-    """(updates, HOT updates) of xorj.trades and xorj.trade_claims together since the
-    database was created, as the statistics report them (flushed by the backends that
-    ended)."""
+def updates_by_table(db_url: str) -> dict[str, tuple[int, int]]:
+    """(updates, HOT updates) of xorj.trades and of xorj.trade_claims since the database
+    was created, as the statistics report them (flushed by the backends that ended)."""
     with psycopg.connect(db_url) as conn:
-        return conn.execute(
-            "SELECT sum(n_tup_upd)::bigint, sum(n_tup_hot_upd)::bigint FROM pg_stat_user_tables"
+        rows = conn.execute(
+            "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
             " WHERE relid IN ('xorj.trades'::regclass, 'xorj.trade_claims'::regclass)"
-        ).fetchone()
+        ).fetchall()
+    return {name: (upd, hot) for name, upd, hot in rows}
 
 
 def test_leases_never_write_trades_and_renewals_are_hot(db_url: str) -> None:
