@@ -376,7 +376,8 @@ def _trades(
     bar.close(sum(sizes))
     # api.create_trade's recent-repeat rule, which no constraint holds, more strictly: no
     # two seeded trades not FAILED share a vault, pair, amount and venue (by construction)
-    with psycopg.connect(owner_url) as conn:
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE) xorj.vault_trade_stats")  # a row version per trade
         (repeated,) = conn.execute(
             """SELECT count(*) FROM (
                  SELECT 1 FROM xorj.trades t

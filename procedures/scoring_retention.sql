@@ -89,6 +89,22 @@ CREATE OR REPLACE TRIGGER scoring_runs_pruned_guard
     BEFORE INSERT OR UPDATE ON xorj.scoring_runs
     FOR EACH ROW EXECUTE FUNCTION xorj.scoring_runs_guard_pruned();
 
+-- XJ422 on p_field (reason out_of_range) unless p_value is at least p_min (NULL fails).
+CREATE OR REPLACE FUNCTION xorj.check_at_least(p_field text, p_value integer, p_min integer,
+                                               p_hint text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    IF p_value IS NULL OR p_value < p_min THEN
+        PERFORM xorj.raise_invalid(p_field,
+            format('%s must be %s or more', coalesce(p_value::text, 'null'), p_min),
+            p_hint, jsonb_build_object('reason', 'out_of_range'));
+    END IF;
+END
+$fn$;
+
 -- Prune the scores the policy no longer keeps (see the top of this file): p_keep_runs
 -- and p_keep_days override the settings for this call (NULL: xorj.settings). XJ422 on
 -- keep_runs below 1, keep_days below 0, max_partitions below 1.
@@ -144,23 +160,11 @@ BEGIN
     SELECT coalesce(p_keep_runs, s.score_keep_runs), coalesce(p_keep_days, s.score_keep_days)
     INTO v_keep_runs, v_keep_days
     FROM xorj.settings s;
-    IF v_keep_runs IS NULL OR v_keep_runs < 1 THEN
-        PERFORM xorj.raise_invalid('keep_runs',
-            format('%s must be 1 or more', coalesce(v_keep_runs::text, 'null')),
-            'The latest completed run is always kept: keep 1 run or more.',
-            jsonb_build_object('reason', 'out_of_range'));
-    END IF;
-    IF v_keep_days IS NULL OR v_keep_days < 0 THEN
-        PERFORM xorj.raise_invalid('keep_days',
-            format('%s must be 0 or more', coalesce(v_keep_days::text, 'null')),
-            'Days of finished runs kept whatever their number; 0 keeps none for their age.',
-            jsonb_build_object('reason', 'out_of_range'));
-    END IF;
-    IF p_max_partitions IS NULL OR p_max_partitions < 1 THEN
-        PERFORM xorj.raise_invalid('max_partitions',
-            format('%s must be 1 or more', coalesce(p_max_partitions::text, 'null')),
-            NULL, jsonb_build_object('reason', 'out_of_range'));
-    END IF;
+    PERFORM xorj.check_at_least('keep_runs', v_keep_runs, 1,
+        'The latest completed run is always kept: keep 1 run or more.');
+    PERFORM xorj.check_at_least('keep_days', v_keep_days, 0,
+        'Days of finished runs kept whatever their number; 0 keeps none for their age.');
+    PERFORM xorj.check_at_least('max_partitions', p_max_partitions, 1, NULL);
 
     -- 'xorj', 'scor': the key of the retention of scores.
     PERFORM pg_advisory_xact_lock(2020569706, 1935896434);
