@@ -36,7 +36,8 @@ BEGIN
         'xorj.raise_state(text, text, text, text)',
         'xorj.raise_conflict(text, text, text, text)',
         'xorj.check_page(integer, integer, integer)',
-        'xorj.scoring_check_page(integer, integer)'
+        'xorj.scoring_check_page(integer, integer)',
+        'xorj.trade_claim(uuid)'
     ] LOOP
         IF to_regprocedure(v_sig) IS NOT NULL THEN
             EXECUTE format('DROP FUNCTION %s', v_sig);

@@ -28,19 +28,9 @@
 -- "vault_address" and "user_id"; job_not_running "job_id" and "job_status"; every XJ423
 -- on a trade "table": "trades", "id" and, where a move is refused, "from" and "to".
 
--- A trade's lease (xorj.trade_claims, trades_claims.sql): the row, or a row of NULLs
--- when nobody holds the trade.
-CREATE OR REPLACE FUNCTION xorj.trade_claim(p_trade_id uuid)
-RETURNS xorj.trade_claims
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, xorj, pg_temp
-AS $fn$
-    SELECT c FROM xorj.trade_claims c WHERE c.trade_id = p_trade_id
-$fn$;
-
 -- A trade as the callers see it: the row's columns, amounts as JSON strings (u64 values
--- do not fit a double), and its lease: claimed_by and claim_expires_at (NULL when
--- nobody holds it).
+-- do not fit a double), and its lease (xorj.trade_claims, trades_claims.sql): claimed_by
+-- and claim_expires_at (NULL when nobody holds it).
 CREATE OR REPLACE FUNCTION xorj.trade_json(t xorj.trades) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, xorj, pg_temp

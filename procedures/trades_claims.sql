@@ -122,9 +122,13 @@ BEGIN
         SELECT c.id, p_worker, clock_timestamp() + p_lease FROM claimable c
         ON CONFLICT (trade_id) DO UPDATE
            SET claimed_by = EXCLUDED.claimed_by, claim_expires_at = EXCLUDED.claim_expires_at
-        RETURNING k.trade_id
+        RETURNING k.trade_id, k.claimed_by, k.claim_expires_at
     )
-    SELECT xorj.trade_json(t) FROM claimed c JOIN xorj.trades t ON t.id = c.trade_id
+    -- The lease as just written (the statement's own snapshot, which xorj.trade_json
+    -- reads, does not see the writes of its CTE yet).
+    SELECT xorj.trade_json(t) || jsonb_build_object('claimed_by', c.claimed_by,
+                                                    'claim_expires_at', c.claim_expires_at)
+    FROM claimed c JOIN xorj.trades t ON t.id = c.trade_id
     ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id;
 END
 $fn$;

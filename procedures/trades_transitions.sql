@@ -69,7 +69,7 @@ BEGIN
     END IF;
     -- The lease is read under the trade's row lock (xorj.lock_trade), which a takeover
     -- (api.claim_trades) holds too while it writes the lease.
-    v_holder := (xorj.trade_claim(t.id)).claimed_by;
+    SELECT c.claimed_by INTO v_holder FROM xorj.trade_claims c WHERE c.trade_id = t.id;
     IF p_worker IS NOT NULL AND v_holder IS DISTINCT FROM p_worker THEN
         PERFORM xorj.raise_conflict('claim_lost',
             format('trade %s is not claimed by %s', t.id, p_worker),

@@ -12,4 +12,4 @@ UPDATE xorj.trades t
    SET claimed_by = c.claimed_by, claim_expires_at = c.claim_expires_at
   FROM xorj.trade_claims c
  WHERE c.trade_id = t.id;
-DROP TABLE xorj.trade_claims CASCADE;  -- with xorj.trade_claim(uuid), which returns its row type
+DROP TABLE xorj.trade_claims;

@@ -5,7 +5,7 @@
 -- shows the lease. The table keeps half of each page free and indexes only columns a
 -- renewal leaves alone (trade_id, claimed_by).
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 SELECT tests.finish_old_trades() \gset ignored_
 
 SELECT tests.enabled_vault(tests.addr(100), tests.addr(200));
@@ -31,6 +31,12 @@ SELECT is((api.get_trade(:'b') -> 'claimed_by'), 'null'::jsonb, 'and null when n
 SELECT is((api.get_trade(:'a') ->> 'claim_expires_at')::timestamptz,
           (SELECT claim_expires_at FROM xorj.trade_claims WHERE trade_id = :'a'), 'and the end of the lease');
 
+UPDATE xorj.trade_claims SET claim_expires_at = now() - interval '1 second' WHERE trade_id = :'a';
+SELECT j AS took FROM api.claim_trades('bot-z', interval '1 minute', p_limit => 1) j \gset
+SELECT is((SELECT (:'took'::jsonb ->> 'claimed_by', (:'took'::jsonb ->> 'claim_expires_at')::timestamptz)::text),
+          (SELECT (claimed_by, claim_expires_at)::text FROM xorj.trade_claims WHERE trade_id = :'a'),
+          'a claim (here a takeover of an expired lease) answers with the lease it wrote');
+UPDATE xorj.trade_claims SET claimed_by = 'bot-a' WHERE trade_id = :'a';
 SELECT api.mark_trade_submitted(:'a', tests.sig(1), 100, 'bot-a') \gset ignored_
 SELECT is((SELECT count(*)::int FROM xorj.trade_claims WHERE trade_id = :'a'), 1, 'a SUBMITTED trade keeps its lease');
 SELECT api.mark_trade_confirmed(:'a', 990) \gset ignored_
