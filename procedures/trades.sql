@@ -3,12 +3,16 @@
 -- transaction, after the other capability files):
 --   trades.sql              this overview and the helpers the others share: a trade as
 --                           callers see it (xorj.trade_json), the claim and recovery
---                           argument checks
+--                           argument checks, a trade's month (xorj.trade_created_at)
 --   trades_claims.sql       sharing the work between bots: leases on unfinished trades
 --                           (claim, renew, release, trades_held_by_others)
 --   trades_create.sql       creation and duplicate prevention (api.create_trade)
 --   trades_guard.sql        the guards against direct SQL and the audit trail (triggers
 --                           on xorj.trades; trade_events is append-only)
+--   trades_keys.sql         the keys of every trade ever created (xorj.trade_keys): the
+--                           unique rules across months and after an archive
+--   trades_partitions.sql   the monthly partitions of trades and trade_events, created
+--                           ahead; a month leaves only through a verified archive
 --   trades_history.sql      a user's own history (api.my_trades, role xorj_api): the
 --                           registered vault's trades, newest first, by a keyset cursor
 --   trades_list.sql         reading: recovery list, one trade, listings, its events
@@ -27,6 +31,33 @@
 -- "conflicting_trade_id"; claim_lost "trade_id" and "claimed_by"; bot_not_enabled
 -- "vault_address" and "user_id"; job_not_running "job_id" and "job_status"; every XJ423
 -- on a trade "table": "trades", "id" and, where a move is refused, "from" and "to".
+
+-- The creation time of trade p_trade_id, from its key row (xorj.trade_keys), NULL when
+-- there is no such trade. xorj.trades is partitioned by month of created_at: a lookup by
+-- id that also says "AND created_at = xorj.trade_created_at(id)" reads one partition
+-- (pruned when the statement starts), not one index of every month.
+CREATE OR REPLACE FUNCTION xorj.trade_created_at(p_trade_id uuid) RETURNS timestamptz
+LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $fn$
+    SELECT k.created_at FROM xorj.trade_keys k WHERE k.id = p_trade_id
+$fn$;
+
+-- Trade p_trade_id not found: XJ404; "archived": true (and its month) when the trade
+-- existed and its month has left through an archive (trades_partitions.sql).
+CREATE OR REPLACE FUNCTION xorj.raise_trade_not_found(p_trade_id uuid) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $fn$
+DECLARE
+    v_created timestamptz := xorj.trade_created_at(p_trade_id);
+BEGIN
+    PERFORM xorj.raise_not_found('trade', p_trade_id::text,
+        CASE WHEN v_created IS NULL THEN '{}'::jsonb
+             ELSE jsonb_build_object('archived', true, 'month',
+                                     to_char(v_created AT TIME ZONE 'UTC', 'YYYY-MM')) END);
+END
+$fn$;
 
 -- A trade as the callers see it: the row's columns, amounts as JSON strings (u64 values
 -- do not fit a double), and its lease (xorj.trade_claims, trades_claims.sql): claimed_by

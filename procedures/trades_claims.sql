@@ -38,10 +38,13 @@ BEGIN
             format('trade claim %s: its trade cannot change', OLD.trade_id),
             'A lease belongs to one trade.', p_facts => jsonb_build_object('id', OLD.trade_id));
     END IF;
-    SELECT t.status INTO v_status FROM xorj.trades t WHERE t.id = NEW.trade_id;
-    IF v_status NOT IN ('PENDING', 'SUBMITTED') THEN
+    -- Its key row says whether it is finished (xorj.trade_keys, kept with each move).
+    IF NOT EXISTS (SELECT 1 FROM xorj.trade_keys k WHERE k.id = NEW.trade_id AND k.unfinished) THEN
+        SELECT t.status INTO v_status FROM xorj.trades t
+        WHERE t.id = NEW.trade_id AND t.created_at = xorj.trade_created_at(NEW.trade_id);
         PERFORM xorj.raise_state('trade_claims',
-            format('trade %s is %s: a finished trade cannot be claimed', NEW.trade_id, v_status),
+            format('trade %s is %s: a finished trade cannot be claimed', NEW.trade_id,
+                   coalesce(v_status::text, 'archived')),
             'Leases are held on PENDING and SUBMITTED trades only.',
             p_facts => jsonb_build_object('id', NEW.trade_id, 'from', v_status));
     END IF;
@@ -128,7 +131,9 @@ BEGIN
     -- reads, does not see the writes of its CTE yet).
     SELECT xorj.trade_json(t) || jsonb_build_object('claimed_by', c.claimed_by,
                                                     'claim_expires_at', c.claim_expires_at)
-    FROM claimed c JOIN xorj.trades t ON t.id = c.trade_id
+    FROM claimed c
+    JOIN xorj.trade_keys k ON k.id = c.trade_id
+    JOIN xorj.trades t ON t.id = c.trade_id AND t.created_at = k.created_at
     ORDER BY t.status DESC, coalesce(t.submitted_at, t.created_at), t.id;
 END
 $fn$;
@@ -185,12 +190,12 @@ CREATE OR REPLACE FUNCTION xorj.trades_held_by_others(p_worker text, p_now times
 RETURNS TABLE (trade_id uuid, claimed_by text, claim_expires_at timestamptz, venue text)
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT c.trade_id, c.claimed_by, c.claim_expires_at, t.venue
+    SELECT c.trade_id, c.claimed_by, c.claim_expires_at, k.venue
     FROM xorj.trade_claims c
-    JOIN xorj.trades t ON t.id = c.trade_id
+    JOIN xorj.trade_keys k ON k.id = c.trade_id
     WHERE c.claim_expires_at > p_now
       AND c.claimed_by <> p_worker
-      AND t.status IN ('PENDING', 'SUBMITTED')  -- always, by the guard; checked all the same
+      AND k.unfinished  -- always, by the guard; checked all the same
 $fn$;
 
 -- The unfinished trades (PENDING or SUBMITTED) other workers hold with a live claim

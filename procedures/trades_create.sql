@@ -54,6 +54,8 @@ DECLARE
     v_job       xorj.execution_jobs;
     v_existing  xorj.trades;
     v_window    interval;
+    v_since     timestamptz;
+    v_key       record;
     v_new       xorj.trades;
 BEGIN
     IF p_job_id IS NULL THEN
@@ -70,13 +72,32 @@ BEGIN
     PERFORM xorj.check_claim(p_worker, p_lease, false);
     PERFORM xorj.check_venue(p_venue, true);
 
+    -- This month's partition exists (trades_partitions.sql): created here, before any
+    -- lock of this call is taken, if `xorj db maintain` has not created it ahead.
+    IF to_regclass('xorj.trades_' || to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY_MM')) IS NULL THEN
+        PERFORM xorj.ensure_trade_partitions();
+    END IF;
+
     -- Serialize every creation for this vault (rules 1-3 and 5 read under this lock).
     SELECT * INTO v_bot FROM xorj.bot_states WHERE vault_address = v_vault FOR UPDATE;
 
-    -- 1. Idempotent retry.
-    SELECT * INTO v_existing FROM xorj.trades
-    WHERE user_vault_address = v_vault AND client_order_id = p_client_order_id;
+    -- 1. Idempotent retry (the key table holds every trade ever created, archived ones
+    -- included; the trade itself is read in its month's partition).
+    SELECT k.id, k.created_at INTO v_key FROM xorj.trade_keys k
+    WHERE k.user_vault_address = v_vault AND k.client_order_id = p_client_order_id;
     IF FOUND THEN
+        SELECT * INTO v_existing FROM xorj.trades
+        WHERE id = v_key.id AND created_at = v_key.created_at;
+        IF NOT FOUND THEN
+            PERFORM xorj.raise_conflict('idempotency_key_reused',
+                format('client_order_id %s of vault %s was used by trade %s, archived with its month %s',
+                       p_client_order_id, v_vault, v_key.id,
+                       to_char(v_key.created_at AT TIME ZONE 'UTC', 'YYYY-MM')),
+                format('conflicting_trade_id=%s', v_key.id),
+                'A client_order_id names one intent for ever; a new intent needs a new one.',
+                jsonb_build_object('conflicting_trade_id', v_key.id,
+                                   'client_order_id', p_client_order_id, 'archived', true));
+        END IF;
         IF (v_existing.job_id, v_existing.from_token_address, v_existing.to_token_address,
             v_existing.amount_in, v_existing.expected_amount_out, v_existing.venue)
            IS NOT DISTINCT FROM (p_job_id, v_from, v_to, v_amount, v_expected, p_venue) THEN
@@ -114,13 +135,14 @@ BEGIN
             jsonb_build_object('job_id', v_job.id, 'job_status', v_job.status));
     END IF;
 
-    -- 2. In flight.
-    SELECT * INTO v_existing FROM xorj.trades
-    WHERE user_vault_address = v_vault AND from_token_address = v_from
-      AND to_token_address = v_to AND status IN ('PENDING', 'SUBMITTED')
-      AND venue = p_venue  -- another venue's trade runs on another chain
-    LIMIT 1;
+    -- 2. In flight (the unfinished trades' keys, index trades_one_in_flight_per_pair_key).
+    SELECT k.id, k.created_at INTO v_key FROM xorj.trade_keys k
+    WHERE k.user_vault_address = v_vault AND k.from_token_address = v_from
+      AND k.to_token_address = v_to AND k.unfinished
+      AND k.venue = p_venue;  -- another venue's trade runs on another chain
     IF FOUND THEN
+        SELECT * INTO v_existing FROM xorj.trades
+        WHERE id = v_key.id AND created_at = v_key.created_at;
         PERFORM xorj.raise_conflict('trade_in_flight',
             format('trade %s for this vault and token pair is still %s', v_existing.id, v_existing.status),
             format('conflicting_trade_id=%s', v_existing.id),
@@ -131,10 +153,11 @@ BEGIN
 
     -- 3. Recent repeat.
     SELECT duplicate_window INTO v_window FROM xorj.settings;
+    v_since := clock_timestamp() - v_window;  -- a value: the months before it are pruned
     SELECT * INTO v_existing FROM xorj.trades
     WHERE user_vault_address = v_vault AND from_token_address = v_from
       AND to_token_address = v_to AND amount_in = v_amount AND venue = p_venue
-      AND status <> 'FAILED' AND created_at > clock_timestamp() - v_window
+      AND status <> 'FAILED' AND created_at > v_since
     ORDER BY created_at DESC
     LIMIT 1;
     IF FOUND THEN

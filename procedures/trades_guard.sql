@@ -176,19 +176,22 @@ BEGIN
 END
 $fn$;
 
--- The audit trail: one trade_events row per insert and per status change.
+-- The audit trail: one trade_events row per insert and per status change, in the
+-- partition of the trade's month (trade_created_at).
 CREATE OR REPLACE FUNCTION xorj.trades_audit() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO xorj.trade_events (trade_id, from_status, to_status, actor, detail)
-        VALUES (NEW.id, NULL, NEW.status, xorj.current_actor(),
+        INSERT INTO xorj.trade_events (trade_id, trade_created_at, from_status, to_status,
+                                       actor, detail)
+        VALUES (NEW.id, NEW.created_at, NULL, NEW.status, xorj.current_actor(),
                 jsonb_build_object('job_id', NEW.job_id, 'client_order_id', NEW.client_order_id));
     ELSIF NEW.status IS DISTINCT FROM OLD.status THEN
-        INSERT INTO xorj.trade_events (trade_id, from_status, to_status, actor, detail)
-        VALUES (NEW.id, OLD.status, NEW.status, xorj.current_actor(),
+        INSERT INTO xorj.trade_events (trade_id, trade_created_at, from_status, to_status,
+                                       actor, detail)
+        VALUES (NEW.id, NEW.created_at, OLD.status, NEW.status, xorj.current_actor(),
                 jsonb_strip_nulls(jsonb_build_object(
                     'transaction_signature', NEW.transaction_signature,
                     'actual_amount_out', NEW.actual_amount_out::text,

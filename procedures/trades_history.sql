@@ -114,7 +114,8 @@ BEGIN
     IF p_cursor IS NOT NULL THEN
         SELECT t.created_at, t.id INTO v_before_at, v_before_id
         FROM xorj.trades t
-        WHERE t.id = p_cursor AND t.user_vault_address = v_vault;
+        WHERE t.id = p_cursor AND t.created_at = xorj.trade_created_at(p_cursor)
+          AND t.user_vault_address = v_vault;
         IF NOT FOUND THEN
             PERFORM xorj.raise_invalid('cursor', 'is not one of your trades',
                 'Pass the nextCursor of the previous page, or no cursor for the first page.');

@@ -38,9 +38,13 @@ AS $fn$
 DECLARE
     t xorj.trades;
 BEGIN
-    SELECT * INTO t FROM xorj.trades WHERE id = p_trade_id;
+    SELECT * INTO t FROM xorj.trades
+    WHERE id = p_trade_id AND created_at = xorj.trade_created_at(p_trade_id);
     IF NOT FOUND THEN
-        PERFORM xorj.raise_not_found('trade', coalesce(p_trade_id::text, 'NULL'));
+        IF p_trade_id IS NULL THEN
+            PERFORM xorj.raise_not_found('trade', 'NULL');
+        END IF;
+        PERFORM xorj.raise_trade_not_found(p_trade_id);
     END IF;
     RETURN xorj.trade_json(t);
 END
@@ -86,11 +90,19 @@ SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM xorj.trades WHERE id = p_trade_id) THEN
-        PERFORM xorj.raise_not_found('trade', coalesce(p_trade_id::text, 'NULL'));
+    IF NOT EXISTS (SELECT 1 FROM xorj.trades
+                   WHERE id = p_trade_id AND created_at = xorj.trade_created_at(p_trade_id)) THEN
+        IF p_trade_id IS NULL THEN
+            PERFORM xorj.raise_not_found('trade', 'NULL');
+        END IF;
+        PERFORM xorj.raise_trade_not_found(p_trade_id);
     END IF;
+    -- The partition of the trade's month only; trade_created_at is how the events are
+    -- stored, not part of an event as callers see it.
     RETURN QUERY
-    SELECT to_jsonb(e) FROM xorj.trade_events e WHERE e.trade_id = p_trade_id ORDER BY e.id;
+    SELECT to_jsonb(e) - 'trade_created_at' FROM xorj.trade_events e
+    WHERE e.trade_id = p_trade_id AND e.trade_created_at = xorj.trade_created_at(p_trade_id)
+    ORDER BY e.id;
 END
 $fn$;
 REVOKE ALL ON FUNCTION api.trade_events(uuid) FROM PUBLIC;

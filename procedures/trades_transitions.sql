@@ -15,9 +15,12 @@ BEGIN
     IF p_trade_id IS NULL THEN
         PERFORM xorj.raise_invalid('trade_id', 'is required');
     END IF;
-    SELECT * INTO t FROM xorj.trades WHERE id = p_trade_id FOR UPDATE;
+    -- The month's partition only (its created_at from the key table).
+    SELECT * INTO t FROM xorj.trades
+    WHERE id = p_trade_id AND created_at = xorj.trade_created_at(p_trade_id)
+    FOR UPDATE;
     IF NOT FOUND THEN
-        PERFORM xorj.raise_not_found('trade', p_trade_id::text);
+        PERFORM xorj.raise_trade_not_found(p_trade_id);
     END IF;
     RETURN t;
 END
@@ -32,7 +35,7 @@ AS $fn$
 DECLARE
     v_other uuid;
 BEGIN
-    SELECT id INTO v_other FROM xorj.trades WHERE transaction_signature = p_signature;
+    SELECT k.id INTO v_other FROM xorj.trade_keys k WHERE k.transaction_signature = p_signature;
     PERFORM xorj.raise_conflict('signature_in_use',
         format('signature %s is already recorded for trade %s', p_signature, v_other),
         format('conflicting_trade_id=%s', v_other),
@@ -85,14 +88,14 @@ BEGIN
             format('current status %s, signature %s', t.status, coalesce(t.transaction_signature, 'none')),
             p_facts => jsonb_build_object('id', t.id, 'from', t.status, 'to', 'SUBMITTED'));
     END IF;
-    IF EXISTS (SELECT 1 FROM xorj.trades WHERE transaction_signature = p_signature) THEN
+    IF EXISTS (SELECT 1 FROM xorj.trade_keys k WHERE k.transaction_signature = p_signature) THEN
         PERFORM xorj.raise_signature_in_use(p_signature);
     END IF;
     BEGIN
         UPDATE xorj.trades
         SET status = 'SUBMITTED', transaction_signature = p_signature,
             last_valid_block_height = p_last_valid_block_height
-        WHERE id = t.id RETURNING * INTO t;
+        WHERE id = t.id AND created_at = t.created_at RETURNING * INTO t;
     EXCEPTION WHEN unique_violation THEN  -- recorded meanwhile for another trade
         PERFORM xorj.raise_signature_in_use(p_signature);
     END;
@@ -163,7 +166,7 @@ BEGIN
     UPDATE xorj.trades
     SET status = 'CONFIRMED', actual_amount_out = v_actual,
         slippage_realized = v_slippage, gas_fee = v_gas
-    WHERE id = t.id RETURNING * INTO t;
+    WHERE id = t.id AND created_at = t.created_at RETURNING * INTO t;
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END
 $fn$;
@@ -217,7 +220,7 @@ BEGIN
     END IF;
     UPDATE xorj.trades
     SET status = 'FAILED', error_message = p_error_message, gas_fee = v_gas
-    WHERE id = t.id RETURNING * INTO t;
+    WHERE id = t.id AND created_at = t.created_at RETURNING * INTO t;
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END
 $fn$;

@@ -106,8 +106,9 @@ $fn$;
 -- and the like) would refuse some rows of the schema_* tests first with XJ423. This
 -- disables them on the seven tables below for the calling transaction only (the tests
 -- end in ROLLBACK, which restores them); the Foundation's own triggers (*_touch,
--- trade_events_append_only, trade_events_no_truncate), the foreign keys, CHECKs, domains
--- and unique indexes stay in force. Runs as the caller (the superuser of the suite).
+-- trade_events_append_only, trade_events_no_truncate, trades_unique_keys: the unique
+-- rules of trades across months), the foreign keys, CHECKs, domains and unique indexes
+-- stay in force. Runs as the caller (the superuser of the suite).
 CREATE FUNCTION tests.disable_rule_triggers() RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -124,6 +125,7 @@ BEGIN
           AND tg.tgname NOT IN ('scoring_runs_touch', 'trader_scores_touch', 'execution_jobs_touch',
                                 'scoring_runs_partition',  -- a run's partition (0008): structure
                                 'trades_touch', 'bot_states_touch', 'user_settings_touch',
+                                'trades_unique_keys',  -- the keys across months (0011): structure
                                 'trade_events_append_only', 'trade_events_no_truncate')
     LOOP
         EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', t.tbl, t.tgname);
@@ -201,13 +203,23 @@ BEGIN
 END
 $fn$;
 
+-- The partition of month p_at (UTC) of a table partitioned by month (migration 0011):
+-- tests.month_partition('trades') is 'trades_YYYY_MM' of this month, the relation an
+-- error about a row of this month names.
+CREATE FUNCTION tests.month_partition(p_table text, p_at timestamptz DEFAULT clock_timestamp())
+RETURNS text
+LANGUAGE sql STABLE AS $fn$
+    SELECT p_table || '_' || to_char(p_at AT TIME ZONE 'UTC', 'YYYY_MM')
+$fn$;
+
 -- A controllable clock. Move the timestamps of rows of table p_table (xorj.<p_table>)
 -- into the past by p_by: the columns p_columns (default: every timestamptz column of the
 -- table) of the rows whose id is in p_ids. Done as the superuser with
 -- session_replication_role = replica, so that neither the touch trigger (updated_at)
 -- nor the guards see it: the rows look as if they had been written p_by earlier (a
 -- claim_expires_at moved back expires). Returns the number of rows moved. The setting
--- is restored when the function returns.
+-- is restored when the function returns. Trades moved into another month move to its
+-- partition (created if missing), with their key rows and events (migration 0011).
 CREATE FUNCTION tests.backdate(p_table text, p_ids uuid[], p_by interval,
                                p_columns text[] DEFAULT NULL)
 RETURNS bigint
@@ -229,8 +241,22 @@ BEGIN
     IF v_set IS NULL THEN
         RAISE EXCEPTION 'tests.backdate: no timestamptz column % in xorj.%', p_columns, p_table;
     END IF;
+    IF p_table = 'trades' AND (p_columns IS NULL OR 'created_at' = ANY (p_columns)) THEN
+        -- The months the trades move into have their partitions.
+        PERFORM xorj.ensure_trade_partitions(m.at, 0)
+        FROM (SELECT DISTINCT date_trunc('month', (t.created_at - p_by) AT TIME ZONE 'UTC')
+                              AT TIME ZONE 'UTC' AS at
+              FROM xorj.trades t WHERE t.id = ANY (p_ids)) m;
+    END IF;
     EXECUTE format('UPDATE xorj.%I SET %s WHERE id = ANY ($1)', p_table, v_set) USING p_ids;
     GET DIAGNOSTICS n = ROW_COUNT;
+    IF p_table = 'trades' THEN
+        -- Their keys and events follow (the month of an event is its trade's).
+        UPDATE xorj.trade_keys k SET created_at = t.created_at
+          FROM xorj.trades t WHERE t.id = k.id AND k.id = ANY (p_ids);
+        UPDATE xorj.trade_events e SET trade_created_at = t.created_at
+          FROM xorj.trades t WHERE t.id = e.trade_id AND t.id = ANY (p_ids);
+    END IF;
     RETURN n;
 END
 $fn$;

@@ -126,7 +126,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'So11111111111111111111111111111111111111112', 1000000, 990000)
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_distinct_tokens"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_distinct_tokens"',
     'a trade from a token to the same token is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -134,7 +134,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 0, 990000)
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_amount_in_positive"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_amount_in_positive"',
     'a trade with amount_in 0 is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -142,7 +142,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order 1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000)
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_client_order_id_format"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_client_order_id_format"',
     'a client_order_id with a space is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -150,7 +150,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', repeat('a', 129),
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000)
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_client_order_id_format"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_client_order_id_format"',
     'a 129-character client_order_id is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -158,7 +158,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', '',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000)
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_client_order_id_format"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_client_order_id_format"',
     'an empty client_order_id is refused');
 SELECT lives_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -173,7 +173,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000, 'SUBMITTED', clock_timestamp())
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_submitted_has_signature"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_submitted_has_signature"',
     'a SUBMITTED trade without transaction_signature is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -181,7 +181,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000, 'SUBMITTED', repeat('5', 88))
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_submitted_has_signature"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_submitted_has_signature"',
     'a SUBMITTED trade without submitted_at is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -189,7 +189,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000, 'CONFIRMED', repeat('5', 88), clock_timestamp(), clock_timestamp())
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_confirmed_has_result"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_confirmed_has_result"',
     'a CONFIRMED trade without actual_amount_out is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -197,7 +197,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000, 'FAILED', clock_timestamp())
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_failed_has_error"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_failed_has_error"',
     'a FAILED trade without error_message is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -205,7 +205,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000, 'CONFIRMED', repeat('5', 88), clock_timestamp(), 995000)
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_completed_has_time"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_completed_has_time"',
     'a CONFIRMED trade without completed_at is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -213,7 +213,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000, clock_timestamp())
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_completed_has_time"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_completed_has_time"',
     'a PENDING trade with completed_at is refused');
 SELECT throws_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -221,7 +221,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000, 101)
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_slippage_range"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_slippage_range"',
     'slippage_realized 101 is refused');
 SELECT lives_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -236,7 +236,7 @@ SELECT throws_ok($$
     VALUES ('00000000-0000-4000-8000-00000000b001', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 'order-1',
             'So11111111111111111111111111111111111111112',
             'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1000000, 990000, 'NaN')
-$$, '23514', 'new row for relation "trades" violates check constraint "trades_slippage_range"',
+$$, '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_slippage_range"',
     'slippage_realized NaN is refused');
 SELECT lives_ok($$
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address, to_token_address,
@@ -266,28 +266,28 @@ INSERT INTO xorj.trades (id, job_id, user_vault_address, client_order_id, from_t
 VALUES ('00000000-0000-4000-8000-00000000c001', '00000000-0000-4000-8000-00000000b001', repeat('9', 32), 'order-ev',
         'So11111111111111111111111111111111111111112', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 1, 1);
 SELECT throws_ok($$
-    INSERT INTO xorj.trade_events (trade_id, from_status, to_status, actor)
-    VALUES ('00000000-0000-4000-8000-00000000c001', NULL, 'PENDING', '')
-$$, '23514', 'new row for relation "trade_events" violates check constraint "trade_events_actor_length"',
+    INSERT INTO xorj.trade_events (trade_id, trade_created_at, from_status, to_status, actor)
+    VALUES ('00000000-0000-4000-8000-00000000c001', xorj.trade_created_at('00000000-0000-4000-8000-00000000c001'), NULL, 'PENDING', '')
+$$, '23514', 'new row for relation "' || tests.month_partition('trade_events') || '" violates check constraint "trade_events_actor_length"',
     'an event with an empty actor is refused');
 SELECT throws_ok($$
-    INSERT INTO xorj.trade_events (trade_id, from_status, to_status, actor)
-    VALUES ('00000000-0000-4000-8000-00000000c001', NULL, 'PENDING', repeat('a', 201))
-$$, '23514', 'new row for relation "trade_events" violates check constraint "trade_events_actor_length"',
+    INSERT INTO xorj.trade_events (trade_id, trade_created_at, from_status, to_status, actor)
+    VALUES ('00000000-0000-4000-8000-00000000c001', xorj.trade_created_at('00000000-0000-4000-8000-00000000c001'), NULL, 'PENDING', repeat('a', 201))
+$$, '23514', 'new row for relation "' || tests.month_partition('trade_events') || '" violates check constraint "trade_events_actor_length"',
     'an event with a 201-character actor is refused');
 SELECT throws_ok($$
-    INSERT INTO xorj.trade_events (trade_id, from_status, to_status, actor, detail)
-    VALUES ('00000000-0000-4000-8000-00000000c001', NULL, 'PENDING', 'bot', '[]')
-$$, '23514', 'new row for relation "trade_events" violates check constraint "trade_events_detail_is_object"',
+    INSERT INTO xorj.trade_events (trade_id, trade_created_at, from_status, to_status, actor, detail)
+    VALUES ('00000000-0000-4000-8000-00000000c001', xorj.trade_created_at('00000000-0000-4000-8000-00000000c001'), NULL, 'PENDING', 'bot', '[]')
+$$, '23514', 'new row for relation "' || tests.month_partition('trade_events') || '" violates check constraint "trade_events_detail_is_object"',
     'an event whose detail is a JSON array is refused');
 SELECT throws_ok($$
-    INSERT INTO xorj.trade_events (trade_id, from_status, to_status, actor)
-    VALUES ('00000000-0000-4000-8000-00000000c001', 'PENDING', 'PENDING', 'bot')
-$$, '23514', 'new row for relation "trade_events" violates check constraint "trade_events_status_changes"',
+    INSERT INTO xorj.trade_events (trade_id, trade_created_at, from_status, to_status, actor)
+    VALUES ('00000000-0000-4000-8000-00000000c001', xorj.trade_created_at('00000000-0000-4000-8000-00000000c001'), 'PENDING', 'PENDING', 'bot')
+$$, '23514', 'new row for relation "' || tests.month_partition('trade_events') || '" violates check constraint "trade_events_status_changes"',
     'an event from PENDING to PENDING (no change) is refused');
 SELECT lives_ok($$
-    INSERT INTO xorj.trade_events (trade_id, from_status, to_status, actor)
-    VALUES ('00000000-0000-4000-8000-00000000c001', NULL, 'PENDING', repeat('a', 200))
+    INSERT INTO xorj.trade_events (trade_id, trade_created_at, from_status, to_status, actor)
+    VALUES ('00000000-0000-4000-8000-00000000c001', xorj.trade_created_at('00000000-0000-4000-8000-00000000c001'), NULL, 'PENDING', repeat('a', 200))
 $$, 'a creation event (NULL -> PENDING) with a 200-character actor is accepted');
 
 -- bot_states

@@ -2,7 +2,7 @@
 -- pg_indexes.indexdef then pins the sort order (DESC) and the partial indexes'
 -- predicates (and that the other indexes have none).
 BEGIN;
-SELECT plan(46);
+SELECT plan(49);
 
 SELECT has_index('xorj', 'scoring_runs', 'scoring_runs_latest_completed_idx', ARRAY['completed_at', 'id'],
     'index scoring_runs_latest_completed_idx is on xorj.scoring_runs (completed_at, id)');
@@ -65,13 +65,19 @@ SELECT is((SELECT substring(indexdef FROM 'USING .*$') FROM pg_catalog.pg_indexe
           'USING btree (user_vault_address, venue, completed_at) WHERE (status = ''FAILED''::xorj.trade_status)',
     'index trades_vault_failed_idx: FAILED trades only');
 
--- Every index of xorj.trades has its reader (listed in migration 0009); no other.
+-- Every index of xorj.trades has its reader (listed in migrations 0009 and 0011); no
+-- other. The unique rules across months are on xorj.trade_keys (0011), under the names
+-- they had on xorj.trades.
 SELECT set_eq($$SELECT indexname::text FROM pg_catalog.pg_indexes
                WHERE schemaname = 'xorj' AND tablename = 'trades'$$,
-              ARRAY['trades_pkey', 'trades_vault_client_order_key', 'trades_transaction_signature_key',
-                    'trades_one_in_flight_per_pair_key', 'trades_vault_time_idx', 'trades_status_idx',
+              ARRAY['trades_pkey', 'trades_vault_time_idx', 'trades_status_idx',
                     'trades_claim_order_idx', 'trades_vault_failed_idx'],
-              'xorj.trades has exactly the eight indexes of migration 0009');
+              'xorj.trades has exactly the five indexes of migration 0011');
+SELECT set_eq($$SELECT indexname::text FROM pg_catalog.pg_indexes
+               WHERE schemaname = 'xorj' AND tablename = 'trade_keys'$$,
+              ARRAY['trade_keys_pkey', 'trades_vault_client_order_key', 'trades_transaction_signature_key',
+                    'trades_one_in_flight_per_pair_key', 'trade_keys_id_created_at_key'],
+              'xorj.trade_keys has exactly its five unique indexes (0011)');
 
 SELECT has_index('xorj', 'trade_events', 'trade_events_trade_idx', ARRAY['trade_id', 'id'],
     'index trade_events_trade_idx is on xorj.trade_events (trade_id, id)');
@@ -93,15 +99,18 @@ SELECT index_is_unique('xorj', 'trader_scores', 'trader_scores_run_wallet_key', 
 SELECT has_index('xorj', 'execution_jobs', 'execution_jobs_pkey', ARRAY['id'],
     'index execution_jobs_pkey is on xorj.execution_jobs (id)');
 SELECT index_is_unique('xorj', 'execution_jobs', 'execution_jobs_pkey', 'index execution_jobs_pkey is unique');
-SELECT has_index('xorj', 'trades', 'trades_pkey', ARRAY['id'],
-    'index trades_pkey is on xorj.trades (id)');
+SELECT has_index('xorj', 'trades', 'trades_pkey', ARRAY['id', 'created_at'],
+    'index trades_pkey is on xorj.trades (id, created_at): the partition key is in it (0011)');
+SELECT has_index('xorj', 'trade_keys', 'trade_keys_pkey', ARRAY['id'],
+    'index trade_keys_pkey is on xorj.trade_keys (id): one id across every month');
+SELECT index_is_unique('xorj', 'trade_keys', 'trade_keys_pkey', 'index trade_keys_pkey is unique');
 SELECT index_is_unique('xorj', 'trades', 'trades_pkey', 'index trades_pkey is unique');
-SELECT has_index('xorj', 'trades', 'trades_vault_client_order_key', ARRAY['user_vault_address', 'client_order_id'],
-    'index trades_vault_client_order_key is on xorj.trades (user_vault_address, client_order_id)');
-SELECT index_is_unique('xorj', 'trades', 'trades_vault_client_order_key', 'index trades_vault_client_order_key is unique');
-SELECT has_index('xorj', 'trades', 'trades_transaction_signature_key', ARRAY['transaction_signature'],
-    'index trades_transaction_signature_key is on xorj.trades (transaction_signature)');
-SELECT index_is_unique('xorj', 'trades', 'trades_transaction_signature_key', 'index trades_transaction_signature_key is unique');
+SELECT has_index('xorj', 'trade_keys', 'trades_vault_client_order_key', ARRAY['user_vault_address', 'client_order_id'],
+    'index trades_vault_client_order_key is on xorj.trade_keys (user_vault_address, client_order_id)');
+SELECT index_is_unique('xorj', 'trade_keys', 'trades_vault_client_order_key', 'index trades_vault_client_order_key is unique');
+SELECT has_index('xorj', 'trade_keys', 'trades_transaction_signature_key', ARRAY['transaction_signature'],
+    'index trades_transaction_signature_key is on xorj.trade_keys (transaction_signature)');
+SELECT index_is_unique('xorj', 'trade_keys', 'trades_transaction_signature_key', 'index trades_transaction_signature_key is unique');
 SELECT has_index('xorj', 'bot_states', 'bot_states_pkey', ARRAY['id'],
     'index bot_states_pkey is on xorj.bot_states (id)');
 SELECT index_is_unique('xorj', 'bot_states', 'bot_states_pkey', 'index bot_states_pkey is unique');
@@ -117,8 +126,8 @@ SELECT index_is_unique('xorj', 'user_settings', 'user_settings_pkey', 'index use
 SELECT has_index('xorj', 'user_settings', 'user_settings_wallet_address_key', ARRAY['wallet_address'],
     'index user_settings_wallet_address_key is on xorj.user_settings (wallet_address)');
 SELECT index_is_unique('xorj', 'user_settings', 'user_settings_wallet_address_key', 'index user_settings_wallet_address_key is unique');
-SELECT has_index('xorj', 'trade_events', 'trade_events_pkey', ARRAY['id'],
-    'index trade_events_pkey is on xorj.trade_events (id)');
+SELECT has_index('xorj', 'trade_events', 'trade_events_pkey', ARRAY['id', 'trade_created_at'],
+    'index trade_events_pkey is on xorj.trade_events (id, trade_created_at): the partition key is in it (0011)');
 SELECT index_is_unique('xorj', 'trade_events', 'trade_events_pkey', 'index trade_events_pkey is unique');
 
 SELECT * FROM finish();

@@ -1,7 +1,7 @@
 -- The tables of 0002/0003 (issue Foundation): schemas, the tables and their exact columns, each
 -- column's type and nullability, and the defaults the database fills in.
 BEGIN;
-SELECT plan(218);
+SELECT plan(224);
 SELECT has_schema('xorj', 'schema xorj (private: tables) exists');
 SELECT has_schema('api', 'schema api (callable surface) exists');
 SELECT has_table('xorj', 'scoring_runs', 'table xorj.scoring_runs exists');
@@ -43,8 +43,17 @@ SELECT columns_are('xorj', 'user_settings', ARRAY[
     'investment_amount', 'version', 'created_at', 'updated_at'
 ], 'xorj.user_settings has exactly its columns');
 SELECT columns_are('xorj', 'trade_events', ARRAY[
-    'id', 'trade_id', 'from_status', 'to_status', 'at', 'actor', 'detail'
-], 'xorj.trade_events has exactly its columns');
+    'id', 'trade_id', 'from_status', 'to_status', 'at', 'actor', 'detail', 'trade_created_at'
+], 'xorj.trade_events has exactly its columns (0011 adds its trade''s created_at: its month)');
+SELECT has_table('xorj', 'trade_keys', 'table xorj.trade_keys exists (0011)');
+SELECT columns_are('xorj', 'trade_keys', ARRAY[
+    'id', 'created_at', 'user_vault_address', 'client_order_id', 'from_token_address',
+    'to_token_address', 'venue', 'transaction_signature', 'unfinished'
+], 'xorj.trade_keys has exactly its columns');
+SELECT has_table('xorj', 'trade_archives', 'table xorj.trade_archives exists (0011)');
+SELECT columns_are('xorj', 'trade_archives', ARRAY[
+    'month', 'trades', 'trades_sum', 'events', 'events_sum', 'archived_at', 'archived_by'
+], 'xorj.trade_archives has exactly its columns');
 
 -- xorj.scoring_runs: types and nullability.
 SELECT col_type_is('xorj', 'scoring_runs', 'id', 'uuid', 'xorj.scoring_runs.id is uuid');
@@ -197,6 +206,9 @@ SELECT col_not_null('xorj', 'trade_events', 'to_status', 'xorj.trade_events.to_s
 SELECT col_not_null('xorj', 'trade_events', 'at', 'xorj.trade_events.at is NOT NULL');
 SELECT col_not_null('xorj', 'trade_events', 'actor', 'xorj.trade_events.actor is NOT NULL');
 SELECT col_not_null('xorj', 'trade_events', 'detail', 'xorj.trade_events.detail is NOT NULL');
+SELECT col_type_is('xorj', 'trade_events', 'trade_created_at', 'timestamp with time zone',
+    'xorj.trade_events.trade_created_at is timestamp with time zone');
+SELECT col_not_null('xorj', 'trade_events', 'trade_created_at', 'xorj.trade_events.trade_created_at is NOT NULL');
 
 -- Defaults: ids, timestamps and statuses come from the database.
 SELECT col_has_default('xorj', 'scoring_runs', 'id', 'xorj.scoring_runs.id has a default');

@@ -3,7 +3,7 @@
 -- now()), whatever the INSERT says; an UPDATE can never change created_at; updated_at takes the clock time
 -- on every UPDATE, even when the UPDATE sets it explicitly to an old value.
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 
 -- Foundation alone: the business-rule triggers are disabled for this transaction
 -- (tests/pgtap_helpers.sql says which and why).
@@ -83,13 +83,25 @@ VALUES ('00000000-0000-4000-8000-000000004e01', '00000000-0000-4000-8000-0000000
 SELECT ok((SELECT created_at >= (SELECT at FROM mark WHERE name = 'before_inserts')
              FROM xorj.trades WHERE id = '00000000-0000-4000-8000-000000004e01'),
           'xorj.trades: created_at is the clock time of the insert, not the transaction start');
+-- (trades are partitioned by month of created_at since 0011: the row is placed by the
+-- created_at the INSERT gives, before the trigger sets the clock time, so a time given
+-- must be of this month; one of a month without a partition is refused, never stored.)
+SELECT throws_ok($$
+    INSERT INTO xorj.trades (id, job_id, user_vault_address, client_order_id, from_token_address,
+                         to_token_address, amount_in, expected_amount_out, created_at, updated_at)
+    VALUES ('00000000-0000-4000-8000-000000004e03', '00000000-0000-4000-8000-00000000b001', '11111111111111111111111111111111', 'ts-3',
+            'So11111111111111111111111111111111111111112', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 10, 10,
+            '2001-02-03 04:05:06+00', '2001-02-03 04:05:06+00')
+$$, '23514', 'no partition of relation "trades" found for row',
+    'xorj.trades: an insert that passes a created_at of 2001 is refused (no partition holds that month)');
 SELECT lives_ok($$
     INSERT INTO xorj.trades (id, job_id, user_vault_address, client_order_id, from_token_address,
                          to_token_address, amount_in, expected_amount_out, created_at, updated_at)
     VALUES ('00000000-0000-4000-8000-000000004e02', '00000000-0000-4000-8000-00000000b001', '11111111111111111111111111111111', 'ts-2',
             'So11111111111111111111111111111111111111112', 'EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v', 10, 10,
-            '2001-02-03 04:05:06+00', '2001-02-03 04:05:06+00')
-$$, 'xorj.trades: an insert that passes created_at and updated_at is accepted');
+            date_trunc('month', clock_timestamp() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+            '2001-02-03 04:05:06+00')
+$$, 'xorj.trades: an insert that passes created_at (the first instant of this month) and updated_at is accepted');
 
 -- bot_states
 INSERT INTO xorj.bot_states (id, user_id)

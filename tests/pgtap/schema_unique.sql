@@ -9,10 +9,12 @@ SELECT plan(21);
 SELECT tests.disable_rule_triggers();
 
 -- Catalog: the unique constraints and their columns.
-SELECT col_is_unique('xorj', 'trades', ARRAY['user_vault_address', 'client_order_id'],
-    'xorj.trades is unique on (user_vault_address, client_order_id)');
-SELECT col_is_unique('xorj', 'trades', ARRAY['transaction_signature'],
-    'xorj.trades is unique on (transaction_signature)');
+-- (Since 0011 the trade log is partitioned by month; its unique rules across months are
+-- those of its key table, xorj.trade_keys, kept by a trigger with every trade write.)
+SELECT col_is_unique('xorj', 'trade_keys', ARRAY['user_vault_address', 'client_order_id'],
+    'xorj.trades is unique on (user_vault_address, client_order_id): xorj.trade_keys');
+SELECT col_is_unique('xorj', 'trade_keys', ARRAY['transaction_signature'],
+    'xorj.trades is unique on (transaction_signature): xorj.trade_keys');
 SELECT col_is_unique('xorj', 'bot_states', ARRAY['user_id'], 'xorj.bot_states is unique on (user_id)');
 SELECT col_is_unique('xorj', 'bot_states', ARRAY['vault_address'],
     'xorj.bot_states is unique on (vault_address)');

@@ -21,7 +21,7 @@ SELECT throws_ok(
               to_token_address, amount_in, expected_amount_out, venue)
              VALUES (%L, %L, 'direct', %L, %L, 1, 1, 'mainnet')$$,
            :'j', tests.addr(200), tests.addr(1), tests.addr(2)),
-    '23514', 'new row for relation "trades" violates check constraint "trades_venue_known"',
+    '23514', 'new row for relation "' || tests.month_partition('trades') || '" violates check constraint "trades_venue_known"',
     'a venue other than live, localnet, simulated is refused by the CHECK');
 
 -- create_trade
