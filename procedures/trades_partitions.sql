@@ -171,7 +171,8 @@ REVOKE ALL ON FUNCTION xorj.trade_month_summary(date) FROM PUBLIC;
 --   unfinished_trades  a trade of the month is PENDING or SUBMITTED (facts: how many);
 --   archive_mismatch   the counts or checksums differ from the partitions' (facts: both);
 -- XJ404 when the month has no partition (facts: "archived" when it left already).
--- Then it records the month in xorj.trade_archives and detaches and drops its two
+-- Then it records the month in xorj.trade_archives (and its figures per vault in
+-- xorj.trade_archive_stats, for xorj.vault_trade_stats_drift) and detaches and drops its two
 -- partitions (the events' first: they name the trades). The month's keys stay. Waits at
 -- most 10 s for a lock (55P03 otherwise: nothing done, run it again).
 CREATE OR REPLACE FUNCTION xorj.archive_trade_month(p_month date, p_trades bigint,
@@ -227,6 +228,20 @@ BEGIN
     END IF;
     INSERT INTO xorj.trade_archives (month, trades, trades_sum, events, events_sum, archived_by)
     VALUES (v_month, p_trades, p_trades_sum, p_events, p_events_sum, xorj.current_actor());
+    INSERT INTO xorj.trade_archive_stats (month, user_vault_address, venue, confirmed_trades,
+                                          failed_trades, confirmed_volume, last_created_at,
+                                          last_confirmed_at, last_failed_at)
+    SELECT v_month, t.user_vault_address, t.venue,
+           count(*) FILTER (WHERE t.status = 'CONFIRMED'),
+           count(*) FILTER (WHERE t.status = 'FAILED'),
+           coalesce(sum(t.amount_in) FILTER (WHERE t.status = 'CONFIRMED'), 0),
+           max(t.created_at),
+           max(t.completed_at) FILTER (WHERE t.status = 'CONFIRMED'),
+           max(t.completed_at) FILTER (WHERE t.status = 'FAILED')
+    FROM xorj.trades t
+    WHERE t.created_at >= (xorj.month_bounds(v_month)).lower_at
+      AND t.created_at < (xorj.month_bounds(v_month)).upper_at
+    GROUP BY t.user_vault_address, t.venue;
     -- The parents in the order writers take them (trades, then trade_events): no deadlock.
     LOCK TABLE xorj.trades, xorj.trade_events IN ACCESS EXCLUSIVE MODE;
     EXECUTE format('ALTER TABLE xorj.trade_events DETACH PARTITION %s', v_events);

@@ -64,28 +64,44 @@ CREATE OR REPLACE TRIGGER trades_stats_move
     EXECUTE FUNCTION xorj.trades_stats();
 
 -- The rows of xorj.vault_trade_stats that disagree with a recount of the trade log
--- (kept: what the table says; counted: what the log says). Reads the whole log: for
+-- (kept: what the table says; counted: what the log says, with the figures of the
+-- archived months, xorj.trade_archive_stats). Reads the whole log: for
 -- tests and audits, never on a request path.
 CREATE OR REPLACE FUNCTION xorj.vault_trade_stats_drift()
 RETURNS TABLE (user_vault_address text, venue text, kept jsonb, counted jsonb)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
-    WITH counted AS (
+    WITH parts AS (
         SELECT t.user_vault_address::text AS vault, t.venue,
-               jsonb_build_object(
-                   'pending_trades', count(*) FILTER (WHERE t.status = 'PENDING'),
-                   'submitted_trades', count(*) FILTER (WHERE t.status = 'SUBMITTED'),
-                   'confirmed_trades', count(*) FILTER (WHERE t.status = 'CONFIRMED'),
-                   'failed_trades', count(*) FILTER (WHERE t.status = 'FAILED'),
-                   'confirmed_volume',
-                       coalesce(sum(t.amount_in) FILTER (WHERE t.status = 'CONFIRMED'), 0),
-                   'last_created_at', max(t.created_at),
-                   'last_confirmed_at', max(t.completed_at) FILTER (WHERE t.status = 'CONFIRMED'),
-                   'last_failed_at', max(t.completed_at) FILTER (WHERE t.status = 'FAILED')
-               ) AS figures
+               count(*) FILTER (WHERE t.status = 'PENDING') AS pending,
+               count(*) FILTER (WHERE t.status = 'SUBMITTED') AS submitted,
+               count(*) FILTER (WHERE t.status = 'CONFIRMED') AS confirmed,
+               count(*) FILTER (WHERE t.status = 'FAILED') AS failed,
+               coalesce(sum(t.amount_in) FILTER (WHERE t.status = 'CONFIRMED'), 0) AS volume,
+               max(t.created_at) AS last_created,
+               max(t.completed_at) FILTER (WHERE t.status = 'CONFIRMED') AS last_confirmed,
+               max(t.completed_at) FILTER (WHERE t.status = 'FAILED') AS last_failed
         FROM xorj.trades t
         GROUP BY t.user_vault_address, t.venue
+        UNION ALL  -- the archived months' trades (finished, every one)
+        SELECT a.user_vault_address::text, a.venue, 0, 0, a.confirmed_trades, a.failed_trades,
+               a.confirmed_volume, a.last_created_at, a.last_confirmed_at, a.last_failed_at
+        FROM xorj.trade_archive_stats a
+    ), counted AS (
+        SELECT p.vault, p.venue,
+               jsonb_build_object(
+                   'pending_trades', sum(p.pending),
+                   'submitted_trades', sum(p.submitted),
+                   'confirmed_trades', sum(p.confirmed),
+                   'failed_trades', sum(p.failed),
+                   'confirmed_volume', sum(p.volume),
+                   'last_created_at', max(p.last_created),
+                   'last_confirmed_at', max(p.last_confirmed),
+                   'last_failed_at', max(p.last_failed)
+               ) AS figures
+        FROM parts p
+        GROUP BY p.vault, p.venue
     ), kept AS (
         SELECT s.user_vault_address::text AS vault, s.venue,
                jsonb_build_object(

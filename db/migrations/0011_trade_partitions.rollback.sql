@@ -85,6 +85,7 @@ ALTER TABLE xorj.trade_claims
 
 DROP TABLE xorj.trade_events_partitioned;  -- with its partitions
 DROP TABLE xorj.trades_partitioned;
+DROP TABLE xorj.trade_archive_stats;
 DROP TABLE xorj.trade_archives;
 
 CREATE OR REPLACE FUNCTION xorj.trades_audit() RETURNS trigger

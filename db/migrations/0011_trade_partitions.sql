@@ -35,7 +35,8 @@
 --     migration creates the months of the existing rows, the previous month and the
 --     next three.
 --   * xorj.trade_archives: one row per archived month (counts and checksums of what
---     left, when, by whom), written by xorj.archive_trade_month only.
+--     left, when, by whom), and xorj.trade_archive_stats, the month's figures per vault
+--     and venue, written by xorj.archive_trade_month only.
 --
 -- Indexes of xorj.trades after this migration (each partition has its own copy):
 --   trades_pkey (id, created_at), trades_vault_time_idx, trades_status_idx,
@@ -153,6 +154,23 @@ CREATE TABLE xorj.trade_archives (
 );
 COMMENT ON TABLE xorj.trade_archives IS
     'The months of trades that left through xorj.archive_trade_month, with their checksums';
+-- What each vault's figures (xorj.vault_trade_stats, which keep counting archived trades:
+-- a user's performance does not change because a month left) owe to each archived month,
+-- so that a recount of the log (xorj.vault_trade_stats_drift) can add them back.
+CREATE TABLE xorj.trade_archive_stats (
+    month              date NOT NULL REFERENCES xorj.trade_archives (month) ON DELETE RESTRICT,
+    user_vault_address xorj.solana_address NOT NULL,
+    venue              text NOT NULL,
+    confirmed_trades   bigint NOT NULL,
+    failed_trades      bigint NOT NULL,
+    confirmed_volume   numeric NOT NULL,
+    last_created_at    timestamptz NOT NULL,
+    last_confirmed_at  timestamptz,
+    last_failed_at     timestamptz,
+    PRIMARY KEY (month, user_vault_address, venue)
+);
+COMMENT ON TABLE xorj.trade_archive_stats IS
+    'Per vault and venue, the figures of the trades of each archived month';
 
 -- The partitions: every month with trades, the previous month, this one and the next
 -- three (UTC). Created here as PARTITION OF (the tables are new; nothing else uses them).

@@ -7,7 +7,7 @@
 -- The trades of an earlier month are made by moving trades 62 days back (tests.backdate
 -- moves their partition, key and events), so every case crosses a partition boundary.
 BEGIN;
-SELECT plan(55);
+SELECT plan(57);
 
 -- a database that is not empty (a restored backup): its trades in flight are finished first
 SELECT tests.finish_old_trades() AS old_finished \gset
@@ -210,6 +210,14 @@ SELECT is((SELECT jsonb_build_object('trades', trades, 'trades_sum', trades_sum:
           :'s'::jsonb - 'month' - 'closed' - 'unfinished', 'xorj.trade_archives records what left');
 SELECT is((SELECT count(*)::int FROM xorj.trade_keys WHERE id IN ((SELECT id FROM t_old), (SELECT id FROM t_b))),
           2, 'the keys of the archived trades stay');
+-- (the latest times aside: tests.backdate moved the trades' times, not the figures')
+SELECT is_empty($$SELECT * FROM xorj.vault_trade_stats_drift()
+                   WHERE kept - 'last_created_at' - 'last_confirmed_at' - 'last_failed_at'
+                         IS DISTINCT FROM counted - 'last_created_at' - 'last_confirmed_at' - 'last_failed_at'$$,
+                'the per-vault figures still count the archived trades, and a recount adds them back: no drift');
+SELECT is((SELECT (bot -> 'performance' ->> 'total_trades')::int FROM (SELECT tests.bot_status(tests.addr(100)) AS bot) b),
+          (SELECT count(*)::int FROM xorj.trade_keys WHERE user_vault_address = tests.addr(300) AND venue = 'live'),
+          'a user''s bot status still counts the archived trades');
 SELECT is(tests.error_fields($$SELECT api.get_trade((SELECT id FROM t_old))$$, 'sqlstate') ||
           jsonb_build_object('archived', tests.error_of($$SELECT api.get_trade((SELECT id FROM t_old))$$) -> 'facts' -> 'archived'),
           '{"sqlstate": "XJ404", "archived": true}', 'an archived trade is not found, and said to be archived');
