@@ -12,6 +12,11 @@ The steps:
   (procedures/scoring_retention.sql): the partitions of the runs outside both limits
   (the last --keep-runs completed runs, the runs younger than --keep-days days;
   xorj.settings when not given) are dropped, and those runs marked pruned.
+* trades: the monthly partitions of trades and trade_events for this month and the
+  next three are created when missing, xorj.ensure_trade_partitions
+  (procedures/trades_partitions.sql). (api.create_trade creates its month's when
+  missing too: a missing partition costs a creation, never a trade.) A month leaves only
+  through `xorj db archive` (app/archive.py).
 
 Safe at any frequency and concurrently (cron): each step takes its own transaction-level
 advisory lock, so calls queue, and a call finds what an earlier one did already done.
@@ -67,7 +72,23 @@ def prune_scores(conn: psycopg.Connection, options: Options) -> list[str]:
     return [line]
 
 
-STEPS: tuple[Step, ...] = (prune_scores,)
+def trade_partitions(conn: psycopg.Connection, options: Options) -> list[str]:
+    """xorj.ensure_trade_partitions: this month's partitions of trades and trade_events
+    and the next TRADE_MONTHS_AHEAD months' (procedures/trades_partitions.sql)."""
+    created = conn.execute(
+        "SELECT xorj.ensure_trade_partitions(clock_timestamp(), %s)", (TRADE_MONTHS_AHEAD,)
+    ).fetchone()[0]
+    until = conn.execute(
+        "SELECT to_char(max(month), 'YYYY-MM') FROM xorj.trade_months()"
+    ).fetchone()[0]
+    return [f"trades: {created} month(s) of partitions created; partitions ready through {until}"]
+
+
+# Months of trade partitions kept ready ahead of this one: a monthly cron job may miss a
+# run or two and no insert waits on a partition's creation.
+TRADE_MONTHS_AHEAD = 3
+
+STEPS: tuple[Step, ...] = (prune_scores, trade_partitions)
 
 
 def maintain(url: str, keep_runs: int | None = None, keep_days: int | None = None) -> list[str]:
