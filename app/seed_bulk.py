@@ -322,7 +322,10 @@ _BATCH_COLUMNS = (
     "expected numeric, final text, signature text, actual numeric, slippage numeric, "
     "gas numeric, error text"
 )
-_ROW = "FROM seed_batch b WHERE t.user_vault_address = b.vault AND t.client_order_id = b.coid"
+_ROW = (  # a batch row's trade: its key row, then (id, created_at) in its month
+    "FROM seed_batch b JOIN xorj.trade_keys k ON (k.user_vault_address, k.client_order_id)"
+    " = (b.vault, b.coid) WHERE (t.id, t.created_at) = (k.id, k.created_at)"
+)
 _MOVES = (  # to SUBMITTED (the trades broadcast: a signature), CONFIRMED, FAILED
     "UPDATE xorj.trades t SET status = 'SUBMITTED', transaction_signature = b.signature, "
     f"last_valid_block_height = %(lvbh)s {_ROW} AND b.signature IS NOT NULL",
@@ -473,9 +476,7 @@ def _trade_batch(conn: psycopg.Connection[Any], text: str) -> None:
     """One batch, in the caller's transaction: COPY, check that every vault's bot is
     enabled (api.create_trade's rule, which no table constraint holds), create every
     trade PENDING, then move them on, move by move."""
-    _as_seed(conn)
-    # Each batch is joined to xorj.trades through its unique key, row by row: a hash
-    # join would read the whole (growing) table once per statement.
+    _as_seed(conn)  # each batch row finds its trade by key: no hash join of the whole log
     conn.execute("SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off")
     conn.execute(f"CREATE TEMP TABLE seed_batch ({_BATCH_COLUMNS}) ON COMMIT DROP")
     with conn.cursor().copy("COPY seed_batch FROM STDIN") as copy:

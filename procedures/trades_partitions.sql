@@ -19,7 +19,7 @@
 -- trades stay (xorj.trade_keys): their client_order_ids and signatures stay taken.
 --
 -- The checksum of a set of rows (the same in Python, app/archive.py): each row as
--- to_jsonb(row)::text, its UTF-8 bytes hashed with sha256, the first 8 bytes read as a
+-- to_jsonb(row)::text with TimeZone UTC, its UTF-8 bytes hashed with sha256, the first 8 bytes read as a
 -- signed big-endian 64-bit integer; the checksum is the exact sum of those over the
 -- rows (numeric), which does not depend on their order.
 
@@ -128,6 +128,7 @@ REVOKE ALL ON FUNCTION xorj.ensure_trade_partitions(timestamptz, integer) FROM P
 CREATE OR REPLACE FUNCTION xorj.trade_month_summary(p_month date) RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, xorj, pg_temp
+SET TimeZone = 'UTC'  -- a row's text (its timestamps) does not depend on the caller's session
 AS $fn$
 DECLARE
     v_bounds record := xorj.month_bounds(p_month);

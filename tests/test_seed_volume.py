@@ -59,7 +59,7 @@ def test_the_copy_seed_keeps_every_rule(db_url: str, app_url: str) -> None:
                       bool_and(e.to_status <> 'SUBMITTED'
                                OR e.detail ->> 'transaction_signature' = t.transaction_signature)
                FROM xorj.trades t JOIN xorj.trade_events e ON e.trade_id = t.id
-               GROUP BY t.id"""
+               GROUP BY t.id, t.created_at"""
         ).fetchall()
         assert len(trails) == 2_000
         for status, signed, path, by_seed, after, ordered, named in trails:

@@ -23,11 +23,14 @@ ROUNDS = 20
 
 
 def _counters(conn: psycopg.Connection, table: str) -> tuple[int, int, int]:
-    """This transaction's (inserted, updated, HOT updated) rows of xorj.<table>."""
+    """This transaction's (inserted, updated, HOT updated) rows of xorj.<table>, of its
+    partitions when it has some (xorj.trades: one per month; the counters are theirs)."""
     return conn.execute(
-        "SELECT pg_stat_get_xact_tuples_inserted(%(t)s::regclass),"
-        " pg_stat_get_xact_tuples_updated(%(t)s::regclass),"
-        " pg_stat_get_xact_tuples_hot_updated(%(t)s::regclass)",
+        "SELECT sum(pg_stat_get_xact_tuples_inserted(r.relid))::int,"
+        " sum(pg_stat_get_xact_tuples_updated(r.relid))::int,"
+        " sum(pg_stat_get_xact_tuples_hot_updated(r.relid))::int"
+        " FROM (SELECT relid FROM pg_partition_tree(%(t)s::regclass)"
+        "       UNION SELECT %(t)s::regclass) AS r",
         {"t": f"xorj.{table}"},
     ).fetchone()
 
@@ -44,12 +47,16 @@ def _in_one_transaction(
 
 
 def updates_by_table(db_url: str) -> dict[str, tuple[int, int]]:
-    """(updates, HOT updates) of xorj.trades and of xorj.trade_claims since the database
-    was created, as the statistics report them (flushed by the backends that ended)."""
+    """(updates, HOT updates) of xorj.trades (the sum of its month partitions: the
+    statistics are kept per partition) and of xorj.trade_claims since the database was
+    created, as the statistics report them (flushed by the backends that ended)."""
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(
-            "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
-            " WHERE relid IN ('xorj.trades'::regclass, 'xorj.trade_claims'::regclass)"
+            "SELECT 'trades', sum(n_tup_upd)::int, sum(n_tup_hot_upd)::int"
+            " FROM pg_stat_user_tables"
+            " WHERE relid IN (SELECT relid FROM pg_partition_tree('xorj.trades'))"
+            " UNION ALL SELECT 'trade_claims', n_tup_upd, n_tup_hot_upd"
+            " FROM pg_stat_user_tables WHERE relid = 'xorj.trade_claims'::regclass"
         ).fetchall()
     return {name: (upd, hot) for name, upd, hot in rows}
 
