@@ -101,6 +101,20 @@ def cmd_db(args: argparse.Namespace) -> int:
             raise CliError(f"db maintain: {exc}") from None
         for line in lines:
             print(line)
+    elif args.action == "archive":
+        from pathlib import Path
+
+        from app.archive import ArchiveError, archive
+
+        if not args.before or not args.out:
+            raise CliError("db archive: give --before YYYY-MM and --out DIR")
+        try:
+            lines = archive(urls.migrations, args.before, Path(args.out), args.dry_run)
+        except ArchiveError as exc:
+            print("\n".join(exc.lines), end="\n" if exc.lines else "")
+            raise CliError(f"db archive: {exc}") from None
+        for line in lines:
+            print(line)
     elif args.action == "seed":
         if not (args.sample_data or args.traders or args.trades):
             raise CliError("db seed: say what to load (--sample-data, --traders N, --trades M)")
@@ -206,7 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="migrations of the configured database")
     p.add_argument(
         "action",
-        choices=["migrate", "rollback", "status", "url", "seed", "maintain", "backup", "restore"],
+        choices=[
+            "migrate",
+            "rollback",
+            "status",
+            "url",
+            "seed",
+            "maintain",
+            "backup",
+            "restore",
+            "archive",
+        ],
     )
     p.add_argument(
         "--migrations", action="store_true", help="url: the owner's URL (migrations) instead"
@@ -229,7 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D",
         help="maintain: keep the scores of runs younger than D days (xorj.settings otherwise)",
     )
-    p.add_argument("--out", metavar="DIR", help="backup: a new or empty directory")
+    p.add_argument(
+        "--out", metavar="DIR", help="backup: a new or empty directory; archive: where to write"
+    )
+    p.add_argument("--before", metavar="YYYY-MM", help="archive: the closed months before this one")
+    p.add_argument(
+        "--dry-run", action="store_true", help="archive: write and verify the files, drop nothing"
+    )
     p.add_argument("--from", dest="from_dir", metavar="DIR", help="restore: a backup directory")
     p.add_argument(
         "--target-url", metavar="URL", help="restore: an empty database (its owner's URL)"
