@@ -163,6 +163,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.auth import auth_config
+    from app.http_protocol import NoDelayH11Protocol
     from app.server import configure_logging
 
     auth_config()  # refuse to start without a key, before any worker starts
@@ -181,6 +182,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            http=NoDelayH11Protocol,  # TCP_NODELAY with --workers N too (app/http_protocol.py)
             log_level="warning",
             access_log=False,
             proxy_headers=False,
