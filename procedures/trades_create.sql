@@ -40,9 +40,10 @@ CREATE OR REPLACE FUNCTION api.create_trade(
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
--- Plan each lookup for its vault and pair: a cached generic plan read the in-flight
--- check through the claim index and slowed down as trades accumulated.
-SET plan_cache_mode = force_custom_plan
+-- Its plans are cached and reused (no plan_cache_mode = force_custom_plan since 0011:
+-- each lookup's generic plan reads an index bounded by the call's vault; the in-flight
+-- check reads the partial unique index of xorj.trade_keys, no longer the claim index of
+-- every unfinished trade: tests/pgtap/trades_create_plan.sql).
 AS $fn$
 DECLARE
     v_vault     xorj.solana_address := xorj.check_address('user_vault_address', p_vault);
