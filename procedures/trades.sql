@@ -9,13 +9,13 @@
 --   trades_create.sql       creation and duplicate prevention (api.create_trade)
 --   trades_guard.sql        the guards against direct SQL and the audit trail (triggers
 --                           on xorj.trades; trade_events is append-only)
---   trades_keys.sql         the keys of every trade ever created (xorj.trade_keys): the
---                           unique rules across months and after an archive
---   trades_partitions.sql   the monthly partitions of trades and trade_events, created
---                           ahead; a month leaves only through a verified archive
 --   trades_history.sql      a user's own history (api.my_trades, role xorj_api): the
 --                           registered vault's trades, newest first, by a keyset cursor
+--   trades_keys.sql         the keys of every trade ever created (xorj.trade_keys): the
+--                           unique rules across months and after an archive
 --   trades_list.sql         reading: recovery list, one trade, listings, its events
+--   trades_partitions.sql   the monthly partitions of trades and trade_events, created
+--                           ahead; a month leaves only through a verified archive
 --   trades_stats.sql        the per-vault figures api.bot_status reads (counts by
 --                           status, volume, latest times), kept by trigger
 --   trades_transitions.sql  the lifecycle moves PENDING -> SUBMITTED -> CONFIRMED,
