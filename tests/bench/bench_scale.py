@@ -14,8 +14,9 @@ COPY path (app.seed_bulk: every rule applies) and grown from the small size to t
 * large: the trades up to large trades (new users, the seed's shape: a few vaults of
   10,000, many small ones) and a new run of large scores, now the latest.
 
-After each seeding xorj.trades is compacted (VACUUM FULL: the seed wrote three versions of
-most trades, space a live table reuses) and the database vacuumed and analyzed. Then, at
+After each seeding xorj.trades and xorj.trade_keys are compacted (VACUUM FULL: the seed
+wrote three versions of most trades, space a live table reuses) and the database vacuumed
+and analyzed. Then, at
 each size, `repeat` calls of each operation (after a few untimed ones), each in its own
 transaction through the door as the application login with its role (the prelude is not
 timed, the call is):
@@ -76,6 +77,7 @@ WORKER = "bench-scale"
 YEAR_SECONDS = 365 * 24 * 3600
 YEAR_ROWS = {  # one year at 10 trades/s, 2.9 events per trade, hourly runs of 100,000 scores
     "trades": 10 * YEAR_SECONDS,
+    "trade_keys": 10 * YEAR_SECONDS,  # one key row per trade, kept after an archive (0011)
     "trade_events": round(10 * 2.9 * YEAR_SECONDS),
     "trader_scores": 365 * 24 * 100_000,
 }
@@ -168,10 +170,12 @@ class Bench:
 
 
 def compact(url: str) -> None:
-    """VACUUM FULL the trades (the seed's dead row versions), then VACUUM ANALYZE all."""
+    """VACUUM FULL the trades and their keys (the seed's dead row versions), then VACUUM
+    ANALYZE all."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET statement_timeout = 0")
         conn.execute("VACUUM FULL xorj.trades")
+        conn.execute("VACUUM FULL xorj.trade_keys")  # its row follows each move too (0011)
         conn.execute("VACUUM (ANALYZE)")
 
 
