@@ -21,7 +21,8 @@ help:
 
 # System packages: a PostgreSQL server (14+), pgTAP for it, pg_prove, and PgBouncer (the
 # tests run every process behind it too). Installed with apt-get when missing and this
-# user is root or has password-less sudo.
+# user is root or has password-less sudo. (`make bench` uses wrk when it is installed,
+# `apt-get install wrk`, and a load generator of its own otherwise.)
 system-deps:
 	@missing=(); \
 	bindir=$$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n | tail -n1 || true); \
@@ -107,8 +108,10 @@ test: db
 	@$(VENV)/bin/python -m tests.pgtap_run
 	@$(VENV)/bin/python -m pytest -q
 
+# Fair benchmarks (tests/bench/bench_db.py; README, "Benchmarks"): pgbench and wrk against a
+# database of their own; BENCH_ARGS passes options (e.g. --quick, --skip http).
 bench: db
-	@$(VENV)/bin/python -m tests.bench.bench_db
+	@$(VENV)/bin/python -m tests.bench.bench_db $(BENCH_ARGS)
 
 bench-load: db
 	@$(VENV)/bin/python -m tests.test_engine_load --lines 1000000

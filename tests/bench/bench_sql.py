@@ -1,0 +1,474 @@
+"""The database halves of `make bench`: each rule against the bare write it stands for,
+on logged tables, in the same database, A/B/A/B.
+
+* create_trade: pgbench (-M extended: unnamed statements, as psycopg sends them with
+  prepare_threshold=None) runs the bot's transaction as its door (app/dbapi/sync.py,
+  like app/dbapi/aio.py) sends it, one round trip each: BEGIN, the prelude (role
+  xorj_bot, the bot token's claims, its actor, the statement timeout), the SQL of
+  app.dbapi.trades.create, COMMIT; against BEGIN, an INSERT into bench.trades (the
+  trade log's columns as plain types, its unique keys) RETURNING id, created_at, an
+  INSERT into bench.trade_events, COMMIT. Both get the same keys (vault, pair,
+  client_order_id derived from one counter), the same number of transactions, so both
+  sides hold the same number of rows after every round.
+* complete_scoring_run: the engine's two transactions (create and start a run, then
+  complete it with every score as one JSON text) against CREATE TABLE (the scores'
+  columns, unique (run_id, wallet_address)) and COPY of the same rows.
+* `xorj engine load FILE` (the installed command, a process of its own) against
+  `psql -1 -c 'CREATE TABLE ...' -c '\\copy ... FROM FILE'` (one jsonb column, unique on
+  the wallet).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from app.dbapi import scoring, trades
+from app.dbapi.core import CONNECT_KWARGS, PRELUDE, prelude_params
+from tests.bench.common import (
+    FROM,
+    TO,
+    VAULT,
+    Row,
+    address_sql,
+    checkpoint,
+    interleave,
+    libpq_env,
+    parse,
+    pg_tool,
+    say,
+    spread,
+)
+from tests.conftest import cli_env
+
+BARE_DDL = """
+CREATE SCHEMA IF NOT EXISTS bench;
+CREATE TABLE bench.trades (
+    id                      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    job_id                  uuid NOT NULL,
+    user_vault_address      text NOT NULL,
+    client_order_id         text NOT NULL,
+    status                  text NOT NULL DEFAULT 'PENDING',
+    from_token_address      text NOT NULL,
+    to_token_address        text NOT NULL,
+    amount_in               numeric NOT NULL,
+    expected_amount_out     numeric NOT NULL,
+    actual_amount_out       numeric,
+    transaction_signature   text,
+    slippage_realized       numeric,
+    gas_fee                 numeric,
+    error_message           text,
+    submitted_at            timestamptz,
+    completed_at            timestamptz,
+    created_at              timestamptz NOT NULL DEFAULT clock_timestamp(),
+    updated_at              timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_valid_block_height bigint,
+    venue                   text NOT NULL DEFAULT 'live',
+    UNIQUE (user_vault_address, client_order_id),
+    UNIQUE (transaction_signature)
+);
+CREATE UNIQUE INDEX bench_trades_one_unfinished_per_pair
+    ON bench.trades (user_vault_address, from_token_address, to_token_address, venue)
+    WHERE status IN ('PENDING', 'SUBMITTED');
+CREATE TABLE bench.trade_events (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    trade_id         uuid NOT NULL,
+    from_status      text,
+    to_status        text NOT NULL,
+    at               timestamptz NOT NULL DEFAULT clock_timestamp(),
+    actor            text NOT NULL,
+    detail           jsonb NOT NULL DEFAULT '{}',
+    trade_created_at timestamptz NOT NULL
+);
+"""
+
+# pgbench: each client counts its transactions (k) and takes the keys of index
+# base + (k-1) * clients + client_id: vault (index mod vaults) and pair (index div vaults),
+# so that no two transactions share a pair of a vault, and A and B of a round the same.
+KEYS = """\\set k :k + 1
+\\set i :base + (:k - 1) * :clients + :client_id
+\\set v :i % :nvaults
+\\set p :i / :nvaults
+"""
+AMOUNT_IN, EXPECTED_OUT = 1_000_000, 990_000
+
+
+@dataclass
+class Db:
+    """The bench's database and what the scripts need."""
+
+    owner_url: str
+    app_url: str
+    job_id: str
+    vaults: int
+    bot_claims: dict[str, Any]
+    bot_actor: str
+    user_claims: dict[str, Any]
+    user_actor: str
+    workdir: Path
+    next_index: int = 0
+    rule_tps: float = 0.0  # create_trade at 1 client, from its warm-up
+    notes: list[str] = field(default_factory=list)
+
+    def take(self, count: int) -> int:
+        """The first index of `count` fresh ones (keys nobody has used)."""
+        first = self.next_index
+        self.next_index += count
+        return first
+
+
+def create_bare_tables(owner_url: str) -> list[str]:
+    """The baseline's tables; a note when their columns differ from xorj.trades'."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(BARE_DDL)
+        cols = """SELECT array_agg(attname::text ORDER BY attname) FROM pg_attribute
+                  WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped"""
+        real = conn.execute(cols, ("xorj.trades",)).fetchone()[0]
+        bare = conn.execute(cols, ("bench.trades",)).fetchone()[0]
+    if real != bare:
+        return [f"bench.trades columns differ from xorj.trades: {sorted(set(real) ^ set(bare))}"]
+    return []
+
+
+def _prelude_sql() -> str:
+    return PRELUDE % (":role", ":claims", ":actor", ":timeout")
+
+
+def rule_script(pipeline: bool = False) -> str:
+    """The bot's transaction as app/dbapi sends it, one round trip per statement (BEGIN,
+    prelude, call, COMMIT); `pipeline`: BEGIN, prelude and call in one pipeline, then
+    COMMIT (two round trips)."""
+    call = trades.create("JOB", "VAULT", "COID", "FROM", "TO", 1, 1)
+    values = {
+        "job_id": ":job",
+        "vault": address_sql(VAULT, ":v"),
+        "client_order_id": "'c' || :i",
+        "from_token": address_sql(FROM, ":p"),
+        "to_token": address_sql(TO, ":p"),
+        "amount_in": ":amt",
+        "expected_amount_out": ":exp",
+        "worker": "NULL",
+        "lease": "NULL",
+    }
+    assert set(values) == set(call.params), call.params
+    body = f"BEGIN;\n{_prelude_sql()};\n{call.sql % values};\n"
+    if pipeline:
+        body = f"\\startpipeline\n{body}\\endpipeline\n"
+    return KEYS + body + "COMMIT;\n"
+
+
+def bare_script() -> str:
+    return (
+        KEYS
+        + "BEGIN;\n"
+        + "INSERT INTO bench.trades (job_id, user_vault_address, client_order_id, "
+        "from_token_address, to_token_address, amount_in, expected_amount_out) VALUES "
+        f"(:job, {address_sql(VAULT, ':v')}, 'c' || :i, {address_sql(FROM, ':p')}, "
+        f"{address_sql(TO, ':p')}, :amt, :exp) RETURNING id, created_at \\gset\n"
+        "INSERT INTO bench.trade_events (trade_id, trade_created_at, to_status, actor) "
+        "VALUES (:id, :created_at, 'PENDING', :actor);\n"
+        "COMMIT;\n"
+    )
+
+
+def status_script() -> str:
+    return f"BEGIN;\n{_prelude_sql()};\n{'SELECT api.bot_status()'};\nCOMMIT;\n"
+
+
+def pgbench(
+    db: Db,
+    url: str,
+    name: str,
+    script: str,
+    clients: int,
+    variables: dict[str, Any],
+    transactions: int | None = None,
+    seconds: int | None = None,
+    mode: str = "extended",
+) -> float:
+    """tps of one pgbench run (without the connection time); fails on any error."""
+    path = db.workdir / f"{name}.sql"
+    path.write_text(script)
+    argv = [pg_tool("pgbench"), "-n", "-M", mode, "-c", str(clients), "-j", str(min(clients, 2))]
+    argv += ["-t", str(transactions)] if transactions else ["-T", str(seconds)]
+    for key, value in variables.items():
+        argv += ["-D", f"{key}={value}"]
+    argv += ["-f", str(path)]
+    out = subprocess.run(argv, env=libpq_env(url), capture_output=True, text=True, timeout=900)
+    text = out.stdout + out.stderr
+    if out.returncode != 0 or "aborted" in text:
+        raise RuntimeError(f"pgbench {name} failed ({out.returncode}):\n{text[-3000:]}")
+    if transactions:
+        done = parse(r"actually processed: (\d+)/", text, "transaction count")
+        if int(done) != transactions * clients:
+            raise RuntimeError(f"pgbench {name}: {done} of {transactions * clients}:\n{text}")
+    return float(parse(r"^tps = ([\d.]+)", text, "tps"))
+
+
+def _trade_vars(db: Db, base: int, clients: int) -> dict[str, Any]:
+    role, claims, actor, timeout = prelude_params("xorj_bot", db.bot_claims, db.bot_actor, 30000)
+    return {
+        "k": 0,
+        "base": base,
+        "clients": clients,
+        "nvaults": db.vaults,
+        "job": db.job_id,
+        "amt": AMOUNT_IN,
+        "exp": EXPECTED_OUT,
+        "role": role,
+        "claims": claims,
+        "actor": actor,
+        "timeout": timeout,
+    }
+
+
+def _count(db: Db, table: str) -> int:
+    with psycopg.connect(db.owner_url) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def trade_pair(
+    db: Db, clients: int, per_client: int, a_script: str, b_script: str, b_url: str | None = None
+):
+    """Two callables of round r: A (on the trade log) and B (on the trade log too, or the
+    baseline's tables when `b_url` is the owner's). Keys are fresh in every round; on two
+    tables A and B get the same ones, on the trade log each its own (the same keys
+    again would make B an idempotent replay of A's trades)."""
+    bases: dict[tuple[int, str], int] = {}
+
+    def run(r: int, side: str, script: str, url: str) -> float:
+        key = (r, side if b_url is None else "both")
+        if key not in bases:
+            bases[key] = db.take(clients * per_client)
+        table = "bench.trades" if side == "b" and b_url else "xorj.trade_keys"
+        before = _count(db, table)
+        checkpoint()
+        variables = _trade_vars(db, bases[key], clients)
+        tps = pgbench(db, url, f"{side}{clients}", script, clients, variables, per_client)
+        if _count(db, table) - before != clients * per_client:  # a replay, or a refusal
+            raise RuntimeError(f"{side}: not {clients * per_client} new rows in {table}")
+        return tps
+
+    def a(r: int) -> float:
+        return run(r, "a", a_script, db.app_url)
+
+    def b(r: int) -> float:
+        return run(r, "b", b_script, b_url or db.app_url)
+
+    return a, b
+
+
+def bench_create_trade(db: Db, clients: int, rounds: int, seconds: float) -> Row:
+    """create_trade vs the bare INSERTs at `clients` clients; each run about `seconds`."""
+    # Calibrate (and warm up): a short run of each, then the count that gives the rule
+    # about `seconds` per run; both sides always write the same count.
+    warm = max(20, 200 // clients)
+    a, b = trade_pair(db, clients, warm, rule_script(), bare_script(), db.owner_url)
+    tps = a(0)
+    b(0)
+    per_client = max(20, int(tps * seconds / clients))
+    if clients == 1:
+        db.rule_tps = tps
+    say(f"  warm-up: rule {tps:,.0f} tps -> {per_client:,} transactions per client per run")
+    a, b = trade_pair(db, clients, per_client, rule_script(), bare_script(), db.owner_url)
+    row = Row(f"create_trade, {clients} client{'s' if clients > 1 else ''}", "tps", "<= 1.25")
+    return interleave(rounds, a, b, row, f"create_trade x{clients}")
+
+
+def bench_status_prepared(db: Db, rounds: int, seconds: int) -> Row:
+    """The status transaction unprepared (as the app sends it) vs prepared statements."""
+    role, claims, actor, timeout = prelude_params("xorj_api", db.user_claims, db.user_actor, 30000)
+    variables = {"role": role, "claims": claims, "actor": actor, "timeout": timeout}
+
+    def run(mode: str) -> float:
+        return pgbench(
+            db,
+            db.app_url,
+            f"status_{mode}",
+            status_script(),
+            1,
+            variables,
+            seconds=seconds,
+            mode=mode,
+        )
+
+    run("extended")  # warm the caches
+    row = Row("status tx unprepared vs prepared, 1 client", "tps", "info")
+    row.note = "ratio = unprepared time / prepared time (README, Deploying: ~1 means no gain)"
+    return interleave(rounds, lambda r: run("extended"), lambda r: run("prepared"), row, "status")
+
+
+def bench_pipeline(db: Db, rounds: int, per_client: int) -> Row:
+    """create_trade as app/dbapi sends it (4 round trips) vs pipelined (2)."""
+    a, b = trade_pair(db, 1, per_client, rule_script(), rule_script(pipeline=True))
+    row = Row("create_trade, 4 round trips vs 2 (pipeline)", "tps", "info")
+    row.note = (
+        "ratio = time of BEGIN, prelude, call, COMMIT one by one (as app/dbapi sends them) "
+        "/ time with the first three in one pipeline; > 1: a pipeline would gain"
+    )
+    return interleave(rounds, a, b, row, "pipeline")
+
+
+CREATE_TRADE_SIGNATURE = (
+    "api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval, text)"
+)
+
+
+def bench_plan_cache(db: Db, rounds: int, per_client: int) -> Row:
+    """create_trade as migrated vs with its plan_cache_mode setting toggled (this
+    database only; restored after)."""
+    with psycopg.connect(db.owner_url, autocommit=True) as conn:
+        config = conn.execute(
+            "SELECT coalesce(proconfig, '{}') FROM pg_proc WHERE oid = %s::regprocedure",
+            (CREATE_TRADE_SIGNATURE,),
+        ).fetchone()[0]
+    forced = "plan_cache_mode=force_custom_plan" in config
+    shipped = "force_custom_plan" if forced else "default (plans cached)"
+    toggled = "default (plans cached)" if forced else "force_custom_plan"
+    toggle = "RESET plan_cache_mode" if forced else "SET plan_cache_mode = force_custom_plan"
+    restore = "SET plan_cache_mode = force_custom_plan" if forced else "RESET plan_cache_mode"
+    a, b = trade_pair(db, 1, per_client, rule_script(), rule_script())
+
+    def alter(clause: str) -> None:
+        with psycopg.connect(db.owner_url, autocommit=True) as conn:
+            conn.execute(f"ALTER FUNCTION {CREATE_TRADE_SIGNATURE} {clause}")
+
+    def b_toggled(r: int) -> float:
+        alter(toggle)
+        try:
+            return b(r)
+        finally:
+            alter(restore)
+
+    row = Row("create_trade, plan_cache_mode as migrated vs toggled", "tps", "info")
+    row.note = (
+        f"rule = as migrated ({shipped}), baseline = {toggled}; ratio > 1: {toggled} is "
+        f"faster here (a database of {db.next_index:,} trades at most: plans may differ on a "
+        "large one)"
+    )
+    return interleave(rounds, a, b_toggled, row, "plan_cache_mode")
+
+
+# --- scores ------------------------------------------------------------------------------
+
+
+def score_rows(n: int) -> list[tuple[str, str, str]]:
+    from tests.solana import address
+
+    return [
+        (address(i), f"{(i * 7919) % 10000 / 100}", f'{{"total_trades": {i % 200}}}')
+        for i in range(n)
+    ]
+
+
+def bench_complete_scoring_run(db: Db, n: int, rounds: int) -> Row:
+    rows = score_rows(n)
+    scores_json = (
+        "["
+        + ",".join(
+            f'{{"wallet_address": "{w}", "xorj_trust_score": {s}, "metrics": {m}}}'
+            for w, s, m in rows
+        )
+        + "]"
+    )
+    engine = prelude_params("xorj_engine", None, "engine:bench", 3_600_000)
+
+    def rule(r: int) -> float:
+        with psycopg.connect(db.app_url, **CONNECT_KWARGS) as conn:
+            checkpoint()
+            started = time.perf_counter()
+            with conn.transaction():
+                conn.execute(PRELUDE, engine)
+                run_id = conn.execute(scoring.create_run().sql).fetchone()[0]["id"]
+                call = scoring.start_run(run_id)
+                conn.execute(call.sql, call.params)
+            with conn.transaction():
+                conn.execute(PRELUDE, engine)
+                call = scoring.complete_run(run_id, scores_json)
+                done = conn.execute(call.sql, call.params).fetchone()[0]
+            elapsed = time.perf_counter() - started
+        assert done["status"] == "COMPLETED" and done["scores_inserted"] == n, done
+        return elapsed
+
+    def base(r: int) -> float:
+        run_id = str(uuid.uuid4())
+        data = "".join(f"{run_id}\t{w}\t{s}\t{m}\n" for w, s, m in rows).encode()
+        table = f"bench.scores_{run_id.replace('-', '')}"
+        with psycopg.connect(db.owner_url, autocommit=True) as conn:
+            checkpoint()
+            started = time.perf_counter()
+            with conn.transaction():
+                conn.execute(
+                    f"CREATE TABLE {table} (id uuid NOT NULL DEFAULT gen_random_uuid(), "
+                    "run_id uuid NOT NULL, wallet_address text NOT NULL, "
+                    "xorj_trust_score numeric NOT NULL, metrics jsonb NOT NULL DEFAULT '{}', "
+                    "created_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
+                    "updated_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
+                    "UNIQUE (run_id, wallet_address))"
+                )
+                copy_sql = (
+                    f"COPY {table} (run_id, wallet_address, xorj_trust_score, metrics) FROM STDIN"
+                )
+                with conn.cursor().copy(copy_sql) as copy:
+                    copy.write(data)
+            return time.perf_counter() - started
+
+    row = Row(f"complete_scoring_run, {n:,} scores", "s", "<= 2.0")
+    return interleave(rounds, rule, base, row, f"scores {n:,}")
+
+
+def bench_engine_load(db: Db, lines: int, rounds: int) -> Row:
+    from tests.test_engine_load import write_scores
+
+    path = write_scores(db.workdir / "scores.jsonl", lines)
+    xorj = str(Path(__import__("sys").executable).parent / "xorj")
+    env = cli_env({"DATABASE_URL": db.app_url})
+
+    inner: list[float] = []
+
+    def rule(r: int) -> float:
+        checkpoint()
+        started = time.perf_counter()
+        out = subprocess.run(
+            [xorj, "engine", "load", str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        elapsed = time.perf_counter() - started
+        if out.returncode != 0 or f"COMPLETED with {lines:,} scores" not in out.stdout:
+            raise RuntimeError(f"xorj engine load failed:\n{out.stdout}\n{out.stderr}")
+        inner.append(float(parse(r" scores in ([\d.]+) s", out.stdout, "the loader's time")))
+        return elapsed
+
+    def base(r: int) -> float:
+        table = f"bench.lines_{uuid.uuid4().hex}"
+        argv = [pg_tool("psql"), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1"]
+        argv += ["-c", f"CREATE TABLE {table} (doc jsonb NOT NULL)"]
+        argv += ["-c", f"CREATE UNIQUE INDEX ON {table} ((doc ->> 'wallet_address'))"]
+        argv += ["-c", f"\\copy {table} (doc) FROM '{path}'"]
+        checkpoint()
+        started = time.perf_counter()
+        out = subprocess.run(
+            argv, env=libpq_env(db.owner_url), capture_output=True, text=True, timeout=1800
+        )
+        elapsed = time.perf_counter() - started
+        if out.returncode != 0:
+            raise RuntimeError(f"psql \\copy failed:\n{out.stderr}")
+        return elapsed
+
+    row = Row(f"xorj engine load, {lines:,} lines", "s", "<= 2.0")
+    interleave(rounds, rule, base, row, f"engine load {lines:,}")
+    ratios = [i / b for i, b in zip(inner, row.base, strict=True)]
+    row.note = (
+        "wall time of each process, Python's start included; the loader's own time "
+        f"(run created to completed) {spread(inner, 2)} s, ratio {spread(ratios, 2)}"
+    )
+    return row
