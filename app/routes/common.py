@@ -81,11 +81,13 @@ Counters = NamedDependency[Metrics]
 # did when they were set per handler.
 
 
+# The guards are coroutines: Litestar runs a plain function guard on a worker thread,
+# a hand-off per request that cost more than the check itself.
 def _options(connection: ASGIConnection) -> bool:
     return connection.scope.get("method") == "OPTIONS"
 
 
-def user_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def user_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if not _options(connection) and connection.user.kind != "user":
         raise ApiError(
             403,
@@ -95,17 +97,17 @@ def user_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         )
 
 
-def engine_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def engine_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if not _options(connection) and connection.user.kind != "engine":
         raise ApiError(403, "forbidden", "this endpoint is for the quant engine's service token")
 
 
-def bot_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def bot_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if not _options(connection) and connection.user.kind != "bot":
         raise ApiError(403, "forbidden", "this endpoint is for the execution bot's service token")
 
 
-def service_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def service_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if not _options(connection) and connection.user.kind not in ("engine", "bot"):
         raise ApiError(403, "forbidden", "this endpoint is for service tokens (engine or bot)")
 

@@ -95,8 +95,9 @@ class Body(msgspec.Struct, forbid_unknown_fields=True):
                 check_value(name, value)
 
 
-def check_query(request: Request) -> None:
-    """before_request: every query parameter's value is text PostgreSQL can hold."""
+async def check_query(request: Request) -> None:
+    """before_request: every query parameter's value is text PostgreSQL can hold. (A
+    coroutine: Litestar would run a plain function on a worker thread.)"""
     for name, value in request.query_params.multi_items():
         if problem := text_problem(value) or text_problem(name):
             raise ApiError(400, "bad_request", f"query parameter {name!r}: {problem}", field=name)
