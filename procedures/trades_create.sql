@@ -171,9 +171,14 @@ BEGIN
                                'duplicate_window', v_window));
     END IF;
 
+    -- Created with a claim (p_worker): by the project's bot, which records the signature
+    -- before it broadcasts, so its PENDING trade was never sent (0013). Every other
+    -- creator may follow the seed's order (broadcast, then /submitted).
     INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token_address,
-                             to_token_address, amount_in, expected_amount_out, venue)
-    VALUES (p_job_id, v_vault, p_client_order_id, v_from, v_to, v_amount, v_expected, p_venue)
+                             to_token_address, amount_in, expected_amount_out, venue,
+                             records_signature_first)
+    VALUES (p_job_id, v_vault, p_client_order_id, v_from, v_to, v_amount, v_expected, p_venue,
+            p_worker IS NOT NULL)
     RETURNING * INTO v_new;
     IF p_worker IS NOT NULL THEN  -- created claimed by its creator (trades_claims.sql)
         INSERT INTO xorj.trade_claims (trade_id, claimed_by, claim_expires_at)

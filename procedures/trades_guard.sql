@@ -2,10 +2,14 @@
 -- for the other files of the noun).
 --
 -- Guards (trigger trades_guard, function xorj.trades_guard):
---   * a trade is inserted PENDING, with no signature, result or error;
+--   * a trade is inserted PENDING, with no signature, result, error, search window or
+--     failure basis;
+--   * PENDING -> FAILED needs failure_basis (0013): never_broadcast, or
+--     not_found_on_chain once its search window (search_until_height) was recorded;
+--     SUBMITTED -> FAILED has none; the window is recorded once, while PENDING;
 --   * identity columns never change: id, job_id, user_vault_address, client_order_id,
 --     from/to token, amount_in, expected_amount_out, venue (where it is executed: set at
---     creation, never changed), created_at;
+--     creation, never changed), created_at, records_signature_first;
 --   * status moves only PENDING->SUBMITTED (signature required), SUBMITTED->CONFIRMED
 --     (actual_amount_out required), PENDING->FAILED and SUBMITTED->FAILED (error
 --     required); submitted_at and completed_at are set here, not by the caller;
@@ -48,10 +52,11 @@ BEGIN
         IF NEW.transaction_signature IS NOT NULL OR NEW.last_valid_block_height IS NOT NULL
            OR NEW.actual_amount_out IS NOT NULL
            OR NEW.slippage_realized IS NOT NULL OR NEW.gas_fee IS NOT NULL
-           OR NEW.error_message IS NOT NULL THEN
+           OR NEW.error_message IS NOT NULL
+           OR NEW.search_until_height IS NOT NULL OR NEW.failure_basis IS NOT NULL THEN
             PERFORM xorj.raise_state('trades',
                 'a new trade has no signature, result or error yet',
-                'transaction_signature, actual_amount_out, slippage_realized, gas_fee and error_message are set by later transitions.',
+                'transaction_signature, actual_amount_out, slippage_realized, gas_fee, error_message, search_until_height and failure_basis are set by later transitions.',
                 p_facts => jsonb_build_object('id', NEW.id));
         END IF;
         NEW.submitted_at := NULL;
@@ -63,14 +68,14 @@ BEGIN
     v_move := jsonb_build_object('id', OLD.id, 'from', OLD.status, 'to', NEW.status);
     IF (NEW.id, NEW.job_id, NEW.user_vault_address, NEW.client_order_id,
         NEW.from_token_address, NEW.to_token_address, NEW.amount_in,
-        NEW.expected_amount_out, NEW.venue, NEW.created_at)
+        NEW.expected_amount_out, NEW.venue, NEW.created_at, NEW.records_signature_first)
        IS DISTINCT FROM
        (OLD.id, OLD.job_id, OLD.user_vault_address, OLD.client_order_id,
         OLD.from_token_address, OLD.to_token_address, OLD.amount_in,
-        OLD.expected_amount_out, OLD.venue, OLD.created_at) THEN
+        OLD.expected_amount_out, OLD.venue, OLD.created_at, OLD.records_signature_first) THEN
         PERFORM xorj.raise_state('trades',
             format('trade %s: its identity columns cannot change', OLD.id),
-            'job_id, user_vault_address, client_order_id, the tokens, amount_in, expected_amount_out and venue are fixed when the trade is created.',
+            'job_id, user_vault_address, client_order_id, the tokens, amount_in, expected_amount_out, venue and records_signature_first are fixed when the trade is created.',
             'Create a new trade instead.',
             p_facts => v_move);
     END IF;
@@ -79,11 +84,11 @@ BEGIN
         IF NEW.status = OLD.status
            AND (NEW.transaction_signature, NEW.last_valid_block_height, NEW.actual_amount_out,
                 NEW.slippage_realized, NEW.gas_fee, NEW.error_message, NEW.submitted_at,
-                NEW.completed_at)
+                NEW.completed_at, NEW.search_until_height, NEW.failure_basis)
                IS NOT DISTINCT FROM
                (OLD.transaction_signature, OLD.last_valid_block_height, OLD.actual_amount_out,
                 OLD.slippage_realized, OLD.gas_fee, OLD.error_message, OLD.submitted_at,
-                OLD.completed_at) THEN
+                OLD.completed_at, OLD.search_until_height, OLD.failure_basis) THEN
             RETURN NULL;  -- a no-op update of a terminal trade: the row stays as it is
         END IF;
         PERFORM xorj.raise_state('trades',
@@ -102,15 +107,27 @@ BEGIN
             p_facts => v_move);
     END IF;
 
+    -- The search window of a send-first PENDING trade (0013): recorded once, while it is
+    -- PENDING and stays PENDING (api.start_trade_search), and never changed after.
+    IF NEW.search_until_height IS DISTINCT FROM OLD.search_until_height
+       AND (OLD.search_until_height IS NOT NULL OR OLD.status <> 'PENDING'
+            OR NEW.status <> 'PENDING') THEN
+        PERFORM xorj.raise_state('trades',
+            format('trade %s: its search window is recorded once, while it is PENDING', OLD.id),
+            'search_until_height bounds the search for a PENDING trade''s transaction on chain; a later search keeps the first bound.',
+            'Use api.start_trade_search.',
+            p_facts => v_move);
+    END IF;
+
     IF NEW.status = OLD.status THEN
         -- PENDING or SUBMITTED staying put: no result columns may appear.
         IF (NEW.actual_amount_out, NEW.slippage_realized, NEW.gas_fee, NEW.error_message,
             NEW.transaction_signature, NEW.last_valid_block_height, NEW.submitted_at,
-            NEW.completed_at)
+            NEW.completed_at, NEW.failure_basis)
            IS DISTINCT FROM
            (OLD.actual_amount_out, OLD.slippage_realized, OLD.gas_fee, OLD.error_message,
             OLD.transaction_signature, OLD.last_valid_block_height, OLD.submitted_at,
-            OLD.completed_at) THEN
+            OLD.completed_at, OLD.failure_basis) THEN
             PERFORM xorj.raise_state('trades',
                 format('trade %s is %s: its result columns change only with its status', OLD.id, OLD.status),
                 'Signature, amounts, fee and error are recorded by the transitions.',
@@ -127,8 +144,9 @@ BEGIN
                 'The signature is recorded before the transaction is broadcast.',
                 p_facts => v_move);
         END IF;
-        IF (NEW.actual_amount_out, NEW.slippage_realized, NEW.gas_fee, NEW.error_message)
-           IS DISTINCT FROM (NULL::numeric, NULL::numeric, NULL::numeric, NULL::text) THEN
+        IF (NEW.actual_amount_out, NEW.slippage_realized, NEW.gas_fee, NEW.error_message,
+            NEW.failure_basis)
+           IS DISTINCT FROM (NULL::numeric, NULL::numeric, NULL::numeric, NULL::text, NULL::text) THEN
             PERFORM xorj.raise_state('trades',
                 format('trade %s: a SUBMITTED trade has no result or error yet', OLD.id),
                 'Results are recorded when it is confirmed, errors when it fails.',
@@ -164,6 +182,28 @@ BEGIN
                 'actual_amount_out and slippage_realized belong to CONFIRMED trades; gas_fee may be recorded.',
                 p_facts => v_move);
         END IF;
+        -- Never blind (0013): a PENDING trade has no signature to ask the chain about, so
+        -- its failure says what it rests on; a SUBMITTED trade's rests on its signature.
+        IF OLD.status = 'PENDING' AND NEW.failure_basis IS NULL THEN
+            PERFORM xorj.raise_state('trades',
+                format('trade %s: a PENDING trade is failed only with its basis', OLD.id),
+                'Its transaction may have been broadcast and landed. failure_basis is never_broadcast (the caller never sent it) or not_found_on_chain (searched over its whole window).',
+                'Use api.mark_trade_failed with p_failure_basis.',
+                p_facts => v_move);
+        END IF;
+        IF OLD.status = 'PENDING' AND NEW.failure_basis = 'not_found_on_chain'
+           AND OLD.search_until_height IS NULL THEN
+            PERFORM xorj.raise_state('trades',
+                format('trade %s: not_found_on_chain needs its search window', OLD.id),
+                'Only a trade whose window was recorded (api.start_trade_search) and has closed can be found missing.',
+                p_facts => v_move);
+        END IF;
+        IF OLD.status = 'SUBMITTED' AND NEW.failure_basis IS NOT NULL THEN
+            PERFORM xorj.raise_state('trades',
+                format('trade %s: a SUBMITTED trade fails on its signature, with no basis', OLD.id),
+                'failure_basis belongs to PENDING trades.',
+                p_facts => v_move);
+        END IF;
         NEW.submitted_at := OLD.submitted_at;
         NEW.completed_at := clock_timestamp();
     ELSE
@@ -196,7 +236,8 @@ BEGIN
                     'transaction_signature', NEW.transaction_signature,
                     'actual_amount_out', NEW.actual_amount_out::text,
                     'gas_fee', NEW.gas_fee::text,
-                    'error_message', NEW.error_message)));
+                    'error_message', NEW.error_message,
+                    'failure_basis', NEW.failure_basis)));
     END IF;
     RETURN NULL;
 END

@@ -177,24 +177,44 @@ GRANT EXECUTE ON FUNCTION api.mark_trade_confirmed(uuid, numeric, numeric, numer
 -- p_expected_status 'PENDING' fails the trade only if it is still PENDING: a recovering
 -- bot abandons a trade it believes was never broadcast, and must not fail one that
 -- another bot has meanwhile recorded as SUBMITTED (it may land).
+-- A PENDING trade is failed only with its basis (0013, never blind), p_failure_basis:
+--   * 'never_broadcast': the caller never sent its transaction (the project's bot, by its
+--     protocol, for the trades it created: records_signature_first; a client over HTTP
+--     saying so of its own trade);
+--   * 'not_found_on_chain': its window was recorded (api.start_trade_search) and has
+--     closed: p_chain_height, the chain's block height the caller read before its last
+--     search, is past search_until_height, and the search found nothing.
+-- The basis applies to a PENDING trade only; a SUBMITTED trade's failure rests on its
+-- signature, and p_failure_basis is then not recorded.
 CREATE OR REPLACE FUNCTION api.mark_trade_failed(
     p_trade_id uuid,
     p_error_message text,
     p_gas_fee numeric DEFAULT NULL,
-    p_expected_status text DEFAULT NULL
+    p_expected_status text DEFAULT NULL,
+    p_failure_basis text DEFAULT NULL,
+    p_chain_height bigint DEFAULT NULL
 ) RETURNS TABLE (changed boolean, trade jsonb)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    t     xorj.trades := xorj.lock_trade(p_trade_id);
-    v_gas xorj.u64;
+    t       xorj.trades := xorj.lock_trade(p_trade_id);
+    v_gas   xorj.u64;
+    v_basis text;
 BEGIN
     PERFORM xorj.check_text('error_message', p_error_message, 10000, NULL,
                             'must be 1 to 10000 characters');
     IF p_gas_fee IS NOT NULL THEN
         v_gas := xorj.check_u64('gas_fee', p_gas_fee);
+    END IF;
+    IF p_failure_basis IS NOT NULL
+       AND p_failure_basis NOT IN ('never_broadcast', 'not_found_on_chain') THEN
+        PERFORM xorj.raise_invalid('failure_basis',
+            format('%s is not one of never_broadcast, not_found_on_chain', left(p_failure_basis, 40)));
+    END IF;
+    IF p_chain_height IS NOT NULL AND p_chain_height < 0 THEN
+        PERFORM xorj.raise_invalid('chain_height', 'must be a block height, 0 or more');
     END IF;
     IF t.status = 'FAILED' AND t.error_message = p_error_message
        AND t.gas_fee IS NOT DISTINCT FROM v_gas THEN
@@ -218,11 +238,97 @@ BEGIN
             jsonb_build_object('id', t.id, 'from', t.status, 'to', 'FAILED',
                                'expected_status', p_expected_status));
     END IF;
+    IF t.status = 'PENDING' THEN
+        IF p_failure_basis IS NULL THEN
+            PERFORM xorj.raise_invalid('failure_basis',
+                format('trade %s is PENDING: it is failed only with its basis', t.id),
+                'never_broadcast when its transaction was never sent; not_found_on_chain after its search window closed. A client that broadcast records the signature (submitted) instead.',
+                jsonb_build_object('id', t.id));
+        END IF;
+        IF p_failure_basis = 'not_found_on_chain' THEN
+            IF t.search_until_height IS NULL THEN
+                PERFORM xorj.raise_conflict('search_not_started',
+                    format('trade %s: no search window was recorded', t.id),
+                    'not_found_on_chain needs the window of api.start_trade_search, closed.',
+                    'Record the window, search until the chain is past it, then fail it.',
+                    jsonb_build_object('id', t.id));
+            END IF;
+            IF p_chain_height IS NULL OR p_chain_height <= t.search_until_height THEN
+                PERFORM xorj.raise_conflict('search_window_open',
+                    format('trade %s: its transaction can still land until block height %s (chain at %s)',
+                           t.id, t.search_until_height, coalesce(p_chain_height::text, 'unknown')),
+                    'A trade is found missing only after every blockhash it could use has expired.',
+                    'Search again once the chain is past search_until_height.',
+                    jsonb_build_object('id', t.id, 'search_until_height', t.search_until_height,
+                                       'chain_height', p_chain_height));
+            END IF;
+        END IF;
+        v_basis := p_failure_basis;
+    END IF;
     UPDATE xorj.trades
-    SET status = 'FAILED', error_message = p_error_message, gas_fee = v_gas
+    SET status = 'FAILED', error_message = p_error_message, gas_fee = v_gas,
+        failure_basis = v_basis
     WHERE id = t.id AND created_at = t.created_at RETURNING * INTO t;
     RETURN QUERY SELECT true, xorj.trade_json(t);
 END
 $fn$;
-REVOKE ALL ON FUNCTION api.mark_trade_failed(uuid, text, numeric, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION api.mark_trade_failed(uuid, text, numeric, text) TO xorj_bot;
+REVOKE ALL ON FUNCTION api.mark_trade_failed(uuid, text, numeric, text, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.mark_trade_failed(uuid, text, numeric, text, text, bigint) TO xorj_bot;
+
+-- The search window of a PENDING trade of the seed's order (0013): p_until_height is the
+-- block height after which none of its transactions can land (the last valid block
+-- height of the newest blockhash when the search starts, plus a margin). Recorded by the
+-- first search only; later calls return the trade with the first window. Refused for a
+-- trade that is not PENDING (XJ423), for one created by a signature-first client (XJ409
+-- records_signature_first: it was never broadcast), and while its creator may still be
+-- signing (XJ409 client_window_open: younger than xorj.send_first_grace()).
+CREATE OR REPLACE FUNCTION xorj.send_first_grace() RETURNS interval
+LANGUAGE sql IMMUTABLE
+AS $$ SELECT interval '30 seconds' $$;
+
+CREATE OR REPLACE FUNCTION api.start_trade_search(p_trade_id uuid, p_until_height bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    t xorj.trades := xorj.lock_trade(p_trade_id);
+BEGIN
+    IF p_until_height IS NULL OR p_until_height <= 0 THEN
+        PERFORM xorj.raise_invalid('until_height', 'must be a block height, 1 or more');
+    END IF;
+    IF t.status <> 'PENDING' THEN
+        PERFORM xorj.raise_state('trades',
+            format('trade %s is %s: only a PENDING trade is searched for', t.id, t.status),
+            format('current status %s', t.status),
+            'Resolve it from its current status.',
+            jsonb_build_object('id', t.id, 'from', t.status));
+    END IF;
+    IF t.search_until_height IS NOT NULL THEN
+        RETURN xorj.trade_json(t);
+    END IF;
+    IF t.records_signature_first THEN
+        PERFORM xorj.raise_conflict('records_signature_first',
+            format('trade %s was created by a client that records its signature before it broadcasts', t.id),
+            'Still PENDING, it was never broadcast: there is nothing to search for.',
+            'Fail it as never_broadcast.',
+            jsonb_build_object('id', t.id));
+    END IF;
+    IF t.created_at > clock_timestamp() - xorj.send_first_grace() THEN
+        PERFORM xorj.raise_conflict('client_window_open',
+            format('trade %s was created %s ago: its client may still be signing it', t.id,
+                   date_trunc('second', clock_timestamp() - t.created_at)),
+            format('A client of the seed''s order has %s after creating a trade to sign it.',
+                   xorj.send_first_grace()),
+            'Search for it later.',
+            jsonb_build_object('id', t.id, 'created_at', t.created_at,
+                               'grace', xorj.send_first_grace()));
+    END IF;
+    UPDATE xorj.trades SET search_until_height = p_until_height
+    WHERE id = t.id AND created_at = t.created_at RETURNING * INTO t;
+    RETURN xorj.trade_json(t);
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.start_trade_search(uuid, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.start_trade_search(uuid, bigint) TO xorj_bot;

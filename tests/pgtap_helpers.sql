@@ -286,7 +286,7 @@ CREATE FUNCTION tests.finish_old_trades() RETURNS bigint
 LANGUAGE sql SECURITY DEFINER AS $fn$
     SELECT count(*)
     FROM xorj.trades t,
-         LATERAL api.mark_trade_failed(t.id, 'finished by the pgTAP suite (rolled back)') f
+         LATERAL api.mark_trade_failed(t.id, 'finished by the pgTAP suite (rolled back)', p_failure_basis => 'never_broadcast') f
     WHERE t.status IN ('PENDING', 'SUBMITTED')
 $fn$;
 

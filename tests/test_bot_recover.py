@@ -87,6 +87,7 @@ def test_recover_exit_4_when_the_chain_cannot_be_asked_then_3_then_0(
         "failed_on_chain": 0,
         "expired": 0,
         "never_broadcast": 1,
+        "not_found_on_chain": 0,
         "still_pending_on_chain": 0,
         "chain_unavailable": 1,
         "total": 2,

@@ -372,7 +372,7 @@ def test_recover_prints_a_summary_table_with_counts(
                 conn,
                 "xorj_bot",
                 "SELECT * FROM api.create_trade(%s, %s, %s, %s, %s, %s, %s, "
-                "p_venue => 'simulated')",
+                "'setup', '1 minute', p_venue => 'simulated')",
                 (
                     job["id"],
                     user.vault,
@@ -384,6 +384,7 @@ def test_recover_prints_a_summary_table_with_counts(
                 ),
             )
             made.append(trade)
+        as_role(conn, "xorj_bot", "SELECT api.release_trade_claims('setup')")  # a dead bot's
         pending, landing, unsent, failing_trade, undecided = made
         sig_landing, _, tx = _sign_and_submit(conn, chain, landing)
         chain.send_transaction(tx)
@@ -411,6 +412,7 @@ def test_recover_prints_a_summary_table_with_counts(
         "failed_on_chain": 1,
         "expired": 1,
         "never_broadcast": 1,
+        "not_found_on_chain": 0,
         "still_pending_on_chain": 1,
         "chain_unavailable": 0,
         "total": 5,
@@ -644,6 +646,12 @@ def _create(
     worker: str | None = None,
     lease: str | None = None,
 ) -> dict[str, Any]:
+    """A trade created by a bot (records_signature_first), claimed by `worker` for
+    `lease`; without a worker, by a bot that then gave its claim back (nobody's)."""
+    if worker is None:
+        trade = _create(conn, job, vault, target, "setup-bot", "1 minute")
+        as_role(conn, "xorj_bot", "SELECT api.release_trade_claims('setup-bot')")
+        return {**trade, "claimed_by": None, "claim_expires_at": None}
     _, trade = as_role(
         conn,
         "xorj_bot",

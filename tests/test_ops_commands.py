@@ -115,7 +115,12 @@ def trades(api: Api) -> dict[str, str]:
     )
     api("xorj_bot", "SELECT 1 FROM api.mark_trade_confirmed(%s, 1999)", ids["confirmed_a"])
     ids["failed_a"] = create(VAULT_A, "k2", USDC, BONK, 5)
-    api("xorj_bot", "SELECT 1 FROM api.mark_trade_failed(%s, 'quote expired')", ids["failed_a"])
+    api(
+        "xorj_bot",
+        "SELECT 1 FROM api.mark_trade_failed(%s, 'quote expired', "
+        "p_failure_basis => 'never_broadcast')",
+        ids["failed_a"],
+    )
     ids["confirmed_b"] = create(VAULT_B, "k3", SOL, USDC, 18_446_744_073_709_551_615)
     api(
         "xorj_bot",

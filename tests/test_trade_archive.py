@@ -102,7 +102,10 @@ class Trades:
         if outcome == "confirmed":
             self.call("SELECT * FROM api.mark_trade_confirmed(%s, %s)", (trade, 4_900_000 + n))
         else:
-            self.call("SELECT * FROM api.mark_trade_failed(%s, %s)", (trade, "slippage"))
+            self.call(
+                "SELECT * FROM api.mark_trade_failed(%s, %s, p_failure_basis => 'never_broadcast')",
+                (trade, "slippage"),
+            )
 
     def done(self, n: int, outcome: str = "confirmed") -> str:
         """A trade created, submitted (signature n) and finished."""

@@ -176,7 +176,10 @@ def test_trades_of_a_database_with_history_survive_0011_and_its_rollback(
             conn.execute("SELECT api.mark_trade_submitted(%s, %s)", (new_id, signature(6400)))
         assert taken.value.diag.constraint_name == "signature_in_use"
         # The new trade is not part of the history compared below.
-        conn.execute("SELECT api.mark_trade_failed(%s, 'test')", (new_id,))
+        conn.execute(
+            "SELECT api.mark_trade_failed(%s, 'test', p_failure_basis => 'never_broadcast')",
+            (new_id,),
+        )
 
     assert migrate.rollback(db_url) == "0011_trade_partitions"
     after = snapshot(db_url)

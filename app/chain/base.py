@@ -117,3 +117,41 @@ class Chain(Protocol):
         owner's token accounts of that mint; 0 when it has none). found=False when the
         chain does not know the transaction (yet)."""
         ...
+
+    def find_trade(self, vault: str, trade_id: str, since: float) -> TradeSearch:
+        """The landed transactions of `vault` whose memo names `trade_id` (the project's
+        signer puts "xorj:<trade id>[:<client order id>]" in each: app.chain.spl), newest
+        first, looked for back to `since` (a UNIX time: the trade's creation; nothing
+        older can be its transaction). For a trade whose signature was never recorded."""
+        ...
+
+
+@dataclass(frozen=True)
+class FoundTransaction:
+    signature: str
+    slot: int | None
+    err: str | None  # set: it landed and failed on chain
+
+
+@dataclass(frozen=True)
+class TradeSearch:
+    """What find_trade saw: the transactions naming the trade, how many of the vault's
+    transactions it read, and whether it reached back to `since` (False: it stopped at
+    its page limit, and a trade not found is not known to be missing)."""
+
+    found: tuple[FoundTransaction, ...]
+    scanned: int
+    complete: bool
+
+
+def memo_names_trade(memo: str | None, trade_id: str) -> bool:
+    """Whether a memo, as getSignaturesForAddress gives it ("[<length>] <text>", several
+    joined by "; "), holds the memo of trade `trade_id`."""
+    if not memo:
+        return False
+    mark = "xorj:" + trade_id
+    for part in memo.split("; "):
+        text = part.split("] ", 1)[1] if part.startswith("[") and "] " in part else part
+        if text == mark or text.startswith(mark + ":"):
+            return True
+    return False

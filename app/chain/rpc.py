@@ -81,13 +81,21 @@ from app.chain.base import (
     Blockhash,
     ChainError,
     ChainUnavailable,
+    FoundTransaction,
     SignatureStatus,
     SignedTransaction,
+    TradeSearch,
+    memo_names_trade,
 )
 
 MAX_SIGNATURES_PER_CALL = 256  # Solana's limit for getSignatureStatuses
 NODE_UNHEALTHY = -32005
 _FINAL_STATUSES = ("confirmed", "finalized")
+# find_trade: getSignaturesForAddress pages (1000 is the RPC's limit), how many at most,
+# and the clock skew allowed between the database's time and the chain's blockTime.
+SEARCH_PAGE = 1000
+SEARCH_PAGES = 20
+SINCE_MARGIN = 120
 _MAX_BACKOFF = 10.0
 
 
@@ -248,6 +256,49 @@ class SolanaRpcChain:
         return SignatureStatus(
             found=True, confirmed=True, err=None, slot=slot, amount_out=delivered, fee=fee
         )
+
+    def find_trade(self, vault: str, trade_id: str, since: float) -> TradeSearch:
+        """getSignaturesForAddress(vault) at confirmed or finalized, page by page (newest
+        first), until a transaction older than `since` (less SINCE_MARGIN seconds of clock
+        skew) or the end of the vault's history; at most SEARCH_PAGES pages. A page whose
+        entries have no blockTime is read through (only the end of the history or the
+        page limit stops the search)."""
+        commitment = self.commitment if self.commitment in _FINAL_STATUSES else "confirmed"
+        found: list[FoundTransaction] = []
+        scanned = 0
+        before: str | None = None
+        for _ in range(SEARCH_PAGES):
+            config: dict[str, Any] = {"limit": SEARCH_PAGE, "commitment": commitment}
+            if before is not None:
+                config["before"] = before
+            page = self._call("getSignaturesForAddress", [vault, config])
+            if not isinstance(page, list):
+                raise ChainUnavailable(f"malformed getSignaturesForAddress result: {page!r:.200}")
+            older = False
+            for entry in page:
+                signature = entry.get("signature") if isinstance(entry, dict) else None
+                if not isinstance(signature, str) or not signature:
+                    raise ChainUnavailable(
+                        f"malformed getSignaturesForAddress entry: {entry!r:.200}"
+                    )
+                scanned += 1
+                if memo_names_trade(entry.get("memo"), trade_id):
+                    slot = entry.get("slot")
+                    err = entry.get("err")
+                    found.append(
+                        FoundTransaction(
+                            signature=signature,
+                            slot=slot if _is_int(slot) else None,
+                            err=None if err is None else compact_err(err),
+                        )
+                    )
+                block_time = entry.get("blockTime")
+                if _is_int(block_time) and block_time < since - SINCE_MARGIN:
+                    older = True
+            if older or len(page) < SEARCH_PAGE:
+                return TradeSearch(found=tuple(found), scanned=scanned, complete=True)
+            before = page[-1]["signature"]
+        return TradeSearch(found=tuple(found), scanned=scanned, complete=False)
 
     # -- transport -------------------------------------------------------------------
 

@@ -64,9 +64,11 @@ from app.chain.base import (
     Blockhash,
     ChainError,
     ChainUnavailable,
+    FoundTransaction,
     Intent,
     SignatureStatus,
     SignedTransaction,
+    TradeSearch,
 )
 
 START_HEIGHT = 1_000
@@ -197,6 +199,24 @@ class SimulatedChain:
         if lost_answer:
             raise ChainUnavailable("simulated: sendTransaction answer lost")
         return signature
+
+    def find_trade(self, vault: str, trade_id: str, since: float) -> TradeSearch:
+        """The landed transactions signed for `trade_id` and `vault` (what the simulated
+        transaction carries in place of a memo), visible once the height reached their
+        slot; the whole history is searched (`since` is not needed)."""
+        self._begin_call()
+        found = []
+        with self._state(write=False) as state:
+            height = state["height"]
+            for signature, tx in state["txs"].items():
+                if tx.get("trade_id") != trade_id or tx.get("vault") not in (None, vault):
+                    continue
+                status = _status(tx, height)
+                if status.found:
+                    found.append(FoundTransaction(signature, status.slot, status.err))
+            scanned = len(state["txs"])
+        found.sort(key=lambda f: f.slot or 0, reverse=True)
+        return TradeSearch(found=tuple(found), scanned=scanned, complete=True)
 
     # -- inspection and control (tests, local runs) ------------------------------------
 

@@ -82,12 +82,14 @@ def mark_confirmed(
 
 
 def mark_failed(trade_ids: Sequence[str], errors: Sequence[str], gas_fees: Sequence[Any]) -> Call:
-    """api.mark_trade_failed for each trade: how many."""
+    """api.mark_trade_failed for each trade: how many. A PENDING one is failed as
+    never_broadcast (the seed's trades fail before they are signed)."""
     return Call(
         """SELECT count(*) FROM unnest(%(ids)s::uuid[], %(errors)s::text[], %(gas)s::numeric[])
                   AS u(id, error, gas)
            CROSS JOIN LATERAL api.mark_trade_failed(
-               p_trade_id => u.id, p_error_message => u.error, p_gas_fee => u.gas)""",
+               p_trade_id => u.id, p_error_message => u.error, p_gas_fee => u.gas,
+               p_failure_basis => 'never_broadcast')""",
         {"ids": list(trade_ids), "errors": list(errors), "gas": list(gas_fees)},
         VALUE,
     )

@@ -91,9 +91,12 @@ def mark_failed(
     error_message: str,
     gas_fee: Any = None,
     expected_status: str | None = None,
+    failure_basis: str | None = None,
+    chain_height: int | None = None,
 ) -> Call:
     """PENDING or SUBMITTED -> FAILED (only from `expected_status` when given):
-    (changed, trade)."""
+    (changed, trade). A PENDING trade needs `failure_basis` (NEVER_BROADCAST, or
+    NOT_FOUND_ON_CHAIN with the `chain_height` read before the last search)."""
     return api(
         "mark_trade_failed",
         "changed, trade",
@@ -102,7 +105,20 @@ def mark_failed(
         error_message=error_message,
         gas_fee=typed(gas_fee, "numeric"),
         expected_status=expected_status,
+        failure_basis=failure_basis,
+        chain_height=typed(chain_height, "bigint"),
     )
+
+
+# The basis of a PENDING trade's failure (api.mark_trade_failed, migration 0013).
+NEVER_BROADCAST = "never_broadcast"
+NOT_FOUND_ON_CHAIN = "not_found_on_chain"
+
+
+def start_search(trade_id: UUID | str, until_height: int) -> Call:
+    """Record the search window of a PENDING trade of the seed's order (the first one
+    stays): the trade as JSON, with its search_until_height."""
+    return api("start_trade_search", trade_id=trade_id, until_height=typed(until_height, "bigint"))
 
 
 def get(trade_id: UUID | str) -> Call:

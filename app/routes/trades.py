@@ -12,7 +12,7 @@ as a Decimal; whether it fits 0..2^64-1 is the database's to say (XJ422 naming t
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -75,6 +75,10 @@ class Trade(UserTrade, kw_only=True):
     last_valid_block_height: int | None = None
     claimed_by: str | None = None
     claim_expires_at: datetime | None = None
+    # Seed order (0013): the block height after which no transaction of this PENDING
+    # trade can land, once recovery looked for it; why a PENDING trade was failed.
+    search_until_height: int | None = None
+    failure_basis: str | None = None
 
 
 class TradeCreated(msgspec.Struct):
@@ -149,6 +153,19 @@ class ConfirmedBody(Body):
 class FailedBody(Body):
     error_message: str
     gas_fee: AmountInput | None = None
+    # What the failure of a PENDING trade rests on (the database requires one): over
+    # HTTP, the client states it never broadcast the transaction. A client that broadcast
+    # records the signature (/submitted) instead; a trade whose client crashed between its
+    # broadcast and /submitted is found on chain by the bot's recovery, by its memo.
+    failure_basis: Annotated[
+        Literal["never_broadcast"],
+        msgspec.Meta(
+            description=(
+                "For a PENDING trade: the client never broadcast its transaction (the "
+                "default). Not recorded for a SUBMITTED trade, whose signature decides."
+            )
+        ),
+    ] = "never_broadcast"
 
 
 def _trade(value: dict[str, Any]) -> Trade:
@@ -265,7 +282,7 @@ class TradeController(Controller):
     @post(
         "/{trade_id:uuid}/submitted",
         status_code=200,
-        summary="PENDING -> SUBMITTED with the transaction signature",
+        summary="PENDING -> SUBMITTED with the signature: record it before broadcasting",
         responses=errors(409),
     )
     async def trade_submitted(
@@ -276,8 +293,13 @@ class TradeController(Controller):
         data: Annotated[SubmittedBody, BodyParam()],
     ) -> TradeChange:
         """Record the signed transaction's signature and last valid block height:
-        PENDING -> SUBMITTED. Record them BEFORE broadcasting the transaction, so that a
-        crash after the broadcast leaves a trade whose signature is known. The same
+        PENDING -> SUBMITTED. Record them BEFORE broadcasting the transaction (the safe
+        order): a crash after the broadcast then leaves a trade whose signature is known,
+        resolved at once by recovery. The seed's order (broadcast, then this call) is
+        accepted too: a trade whose client crashed in between stays PENDING, and the
+        bot's recovery finds its transaction on chain by its memo ("xorj:<trade id>"),
+        or fails it as not_found_on_chain once every blockhash it could use has expired;
+        it waits 30 s after the trade's creation before it starts to search. The same
         signature again is a no-op (changed false); another one, or another state, 409."""
         call = trades.mark_submitted(
             trade_id, data.transaction_signature, data.last_valid_block_height, data.worker_id
@@ -323,6 +345,13 @@ class TradeController(Controller):
         data: Annotated[FailedBody, BodyParam()],
     ) -> TradeChange:
         """PENDING or SUBMITTED -> FAILED with the reason (and the fee paid, if any). A
-        CONFIRMED trade is never failed (409)."""
-        call = trades.mark_failed(trade_id, data.error_message, amount("gas_fee", data.gas_fee))
+        CONFIRMED trade is never failed (409). A PENDING trade is failed as
+        never_broadcast: call this only for a transaction that was never sent; one that
+        was sent is recorded with /submitted, and the chain decides."""
+        call = trades.mark_failed(
+            trade_id,
+            data.error_message,
+            amount("gas_fee", data.gas_fee),
+            failure_basis=data.failure_basis,
+        )
         return _change(counters, await db.run(call))

@@ -155,7 +155,11 @@ class Bench:
         )
         elapsed, (replay, trade) = timed(self.bot, call)
         assert not replay
-        self.bot.run(trades.mark_failed(trade["id"], "bench: measured, released"))
+        self.bot.run(
+            trades.mark_failed(
+                trade["id"], "bench: measured, released", failure_basis=trades.NEVER_BROADCAST
+            )
+        )
         return elapsed
 
     def measure(self, repeat: int) -> dict[str, float]:

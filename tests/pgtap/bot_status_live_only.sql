@@ -48,12 +48,12 @@ SELECT is((SELECT st -> 'performance' -> 'total_volume' FROM before), '"1000"'::
 SELECT pg_temp.trade(:'j', 'sim-confirmed', 2, 5000, 'simulated') AS s1 \gset
 SELECT pg_temp.confirm(:'s1', 2);
 SELECT pg_temp.trade(:'j', 'sim-failed', 3, 6000, 'simulated') AS s2 \gset
-SELECT api.mark_trade_failed(:'s2', 'failed on chain: InstructionError: slippage') \gset ignored_
+SELECT api.mark_trade_failed(:'s2', 'failed on chain: InstructionError: slippage', p_failure_basis => 'never_broadcast') \gset ignored_
 SELECT pg_temp.trade(:'j', 'sim-pending', 4, 7000, 'simulated') AS s3 \gset
 SELECT pg_temp.trade(:'j', 'loc-confirmed', 5, 8000, 'localnet') AS l1 \gset
 SELECT pg_temp.confirm(:'l1', 5);
 SELECT pg_temp.trade(:'j', 'loc-failed', 6, 9000, 'localnet') AS l2 \gset
-SELECT api.mark_trade_failed(:'l2', 'expired') \gset ignored_
+SELECT api.mark_trade_failed(:'l2', 'expired', p_failure_basis => 'never_broadcast') \gset ignored_
 SELECT pg_temp.trade(:'j', 'loc-submitted', 7, 9100, 'localnet') AS l3 \gset
 SELECT api.mark_trade_submitted(:'l3', tests.sig(7)) \gset ignored_
 CREATE TEMP TABLE other AS SELECT pg_temp.status() AS st;
@@ -75,7 +75,7 @@ SELECT is((SELECT (st ->> 'last_execution')::timestamptz FROM other),
 
 -- Live trades count.
 SELECT pg_temp.trade(:'j', 'live-2', 8, 2000, 'live') AS live2 \gset
-SELECT api.mark_trade_failed(:'live2', 'failed on chain: InstructionError: slippage') \gset ignored_
+SELECT api.mark_trade_failed(:'live2', 'failed on chain: InstructionError: slippage', p_failure_basis => 'never_broadcast') \gset ignored_
 SELECT pg_temp.trade(:'j', 'live-3', 9, 3000, 'live') AS live3 \gset
 CREATE TEMP TABLE after AS SELECT pg_temp.status() AS st;
 

@@ -40,6 +40,7 @@ $$;
 CREATE FUNCTION pg_temp.fail(p_coid text) RETURNS void
 LANGUAGE sql AS $$
     UPDATE xorj.trades SET status = 'FAILED', error_message = 'slippage exceeded',
+                           failure_basis = CASE status WHEN 'PENDING' THEN 'never_broadcast' END,
                            completed_at = clock_timestamp()
      WHERE client_order_id = p_coid
 $$;

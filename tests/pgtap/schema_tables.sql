@@ -31,8 +31,9 @@ SELECT columns_are('xorj', 'trades', ARRAY[
     'from_token_address', 'to_token_address', 'amount_in', 'expected_amount_out',
     'actual_amount_out', 'transaction_signature', 'slippage_realized', 'gas_fee',
     'error_message', 'submitted_at', 'completed_at', 'created_at', 'updated_at',
-    'last_valid_block_height', 'venue'
-], 'xorj.trades has exactly its columns (0005 adds the submission columns, 0007 the venue; 0010 moves the claim columns to trade_claims)');
+    'last_valid_block_height', 'venue', 'records_signature_first', 'search_until_height',
+    'failure_basis'
+], 'xorj.trades has exactly its columns (0005 adds the submission columns, 0007 the venue; 0010 moves the claim columns to trade_claims; 0013 the search of send-first trades)');
 SELECT columns_are('xorj', 'bot_states', ARRAY[
     'id', 'user_id', 'enabled', 'vault_address', 'configuration', 'last_updated',
     'created_at', 'updated_at'

@@ -45,7 +45,7 @@ SELECT is((SELECT count(*) FROM api.claim_trades('bot-d', interval '30 seconds')
           'an expired lease is lost: another bot takes the trade over');
 SELECT is((SELECT trade->>'claimed_by' FROM api.get_trade(:'p') trade), 'bot-d',
           'the trade is now held by the new bot');
-SELECT is((SELECT trade->>'claimed_by' FROM api.mark_trade_failed(:'p', 'never broadcast', NULL, 'PENDING')),
+SELECT is((SELECT trade->>'claimed_by' FROM api.mark_trade_failed(:'p', 'never broadcast', NULL, 'PENDING', p_failure_basis => 'never_broadcast')),
           NULL, 'a finished trade holds no claim');
 SELECT is((SELECT count(*) FROM api.claim_trades('bot-d', interval '30 seconds')), 0::bigint,
           'finished trades are never claimed');

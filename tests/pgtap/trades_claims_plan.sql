@@ -19,7 +19,7 @@ INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token
 SELECT :'j', tests.addr(900 + g % 50), 'k' || g, tests.addr(1000000 + g), tests.addr(2000000 + g), 1000, 990
 FROM generate_series(1, 6000) g;
 -- 5,700 finished; of the 300 unfinished, 100 SUBMITTED
-UPDATE xorj.trades SET status = 'FAILED', error_message = 'failed'
+UPDATE xorj.trades SET status = 'FAILED', error_message = 'failed', failure_basis = 'never_broadcast'
  WHERE job_id = :'j' AND (substring(client_order_id FROM 2))::int % 20 <> 0;
 UPDATE xorj.trades SET status = 'SUBMITTED', transaction_signature = tests.sig((substring(client_order_id FROM 2))::int)
  WHERE job_id = :'j' AND (substring(client_order_id FROM 2))::int % 60 = 0;

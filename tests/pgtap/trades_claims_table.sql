@@ -41,7 +41,7 @@ SELECT api.mark_trade_submitted(:'a', tests.sig(1), 100, 'bot-a') \gset ignored_
 SELECT is((SELECT count(*)::int FROM xorj.trade_claims WHERE trade_id = :'a'), 1, 'a SUBMITTED trade keeps its lease');
 SELECT api.mark_trade_confirmed(:'a', 990) \gset ignored_
 SELECT is((SELECT count(*)::int FROM xorj.trade_claims WHERE trade_id = :'a'), 0, 'a CONFIRMED trade has none');
-SELECT api.mark_trade_failed(:'b', 'never broadcast') \gset ignored_
+SELECT api.mark_trade_failed(:'b', 'never broadcast', p_failure_basis => 'never_broadcast') \gset ignored_
 
 SELECT tests.error_of(format($$INSERT INTO xorj.trade_claims VALUES (%L, 'bot-x', now() + interval '1 minute')$$, :'a')) AS err \gset
 SELECT is(concat_ws(' ', :'err'::jsonb ->> 'sqlstate', :'err'::jsonb -> 'facts' ->> 'table', :'err'::jsonb -> 'facts' ->> 'from'),

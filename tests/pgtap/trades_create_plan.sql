@@ -16,7 +16,7 @@ INSERT INTO xorj.trades (job_id, user_vault_address, client_order_id, from_token
                          to_token_address, amount_in, expected_amount_out)
 SELECT :'j', tests.addr(900 + g % 20), 'p' || g, tests.addr(1000000 + g), tests.addr(2000000 + g), 1000, 990
 FROM generate_series(1, 6000) g;
-UPDATE xorj.trades SET status = 'FAILED', error_message = 'failed'
+UPDATE xorj.trades SET status = 'FAILED', error_message = 'failed', failure_basis = 'never_broadcast'
  WHERE job_id = :'j' AND (substring(client_order_id FROM 2))::int % 20 <> 0;
 -- a third of them two months back, a third one month back
 SELECT tests.backdate('trades', ARRAY(SELECT id FROM xorj.trades WHERE job_id = :'j'

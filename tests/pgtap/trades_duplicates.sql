@@ -40,7 +40,7 @@ SELECT tests.act_as(NULL);
 
 -- A FAILED trade does not block its repeat.
 CREATE TEMP TABLE t8 AS SELECT tests.trade((SELECT id FROM j), tests.addr(200), 'k8', 7000, 5, 6) AS id;
-SELECT api.mark_trade_failed((SELECT id FROM t8), 'quote expired');
+SELECT api.mark_trade_failed((SELECT id FROM t8), 'quote expired', p_failure_basis => 'never_broadcast');
 SELECT lives_ok(
     $$SELECT tests.trade((SELECT id FROM j), tests.addr(200), 'k9', 7000, 5, 6)$$,
     'after a FAILED trade the same trade may be created again');
@@ -49,7 +49,7 @@ SELECT lives_ok(
 -- minutes ago (its timestamps moved into the past: within the default 5 minutes, it
 -- would still be a repeat).
 CREATE TEMP TABLE t10 AS SELECT tests.trade((SELECT id FROM j), tests.addr(200), 'k10', 8000, 7, 8) AS id;
-SELECT api.mark_trade_failed((SELECT id FROM t10), 'x');
+SELECT api.mark_trade_failed((SELECT id FROM t10), 'x', p_failure_basis => 'never_broadcast');
 UPDATE xorj.settings SET duplicate_window = interval '1 minute';
 CREATE TEMP TABLE t11 AS SELECT tests.trade((SELECT id FROM j), tests.addr(200), 'k11', 9000, 7, 8) AS id;
 SELECT api.mark_trade_submitted((SELECT id FROM t11), tests.sig(11));

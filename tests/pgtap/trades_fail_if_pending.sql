@@ -12,11 +12,11 @@ SELECT tests.trade(:'j', tests.addr(200), 's1', 10, 1, 2) AS s \gset
 SELECT api.mark_trade_submitted(:'s', tests.sig(1), 1500) \gset ignored_
 SELECT tests.trade(:'j', tests.addr(200), 'p1', 10, 3, 4) AS p \gset
 
-SELECT throws_like(format($$SELECT api.mark_trade_failed(%L, 'never broadcast', NULL, 'PENDING')$$, :'s'),
+SELECT throws_like(format($$SELECT api.mark_trade_failed(%L, 'never broadcast', NULL, 'PENDING', p_failure_basis => 'never_broadcast')$$, :'s'),
     '% is SUBMITTED, not PENDING: it was not marked FAILED', 'failing "if still PENDING" refuses a SUBMITTED trade');
 SELECT is((SELECT trade->>'status' FROM api.get_trade(:'s') trade), 'SUBMITTED',
           'and the trade stays SUBMITTED');
-SELECT is((SELECT trade->>'status' FROM api.mark_trade_failed(:'p', 'never broadcast', NULL, 'PENDING')),
+SELECT is((SELECT trade->>'status' FROM api.mark_trade_failed(:'p', 'never broadcast', NULL, 'PENDING', p_failure_basis => 'never_broadcast')),
           'FAILED', 'a trade still PENDING is failed');
 SELECT is(tests.error_fields(format($$SELECT api.mark_trade_failed(%L, 'x', NULL, 'CONFIRMED')$$, :'s'),
                              'sqlstate', 'column', 'message'),

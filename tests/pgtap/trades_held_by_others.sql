@@ -40,7 +40,7 @@ SELECT pg_temp.trade(:'j', 'c', 3, 'bot-a') AS c \gset
 SELECT pg_temp.trade(:'j', 'd', 4, 'bot-c') AS d \gset
 SELECT pg_temp.trade(:'j', 'e', 5, NULL) AS e \gset
 SELECT pg_temp.trade(:'j', 'f', 6, 'bot-b') AS f \gset
-SELECT api.mark_trade_failed(:'f', 'never broadcast') \gset ignored_
+SELECT api.mark_trade_failed(:'f', 'never broadcast', p_failure_basis => 'never_broadcast') \gset ignored_
 -- d's lease runs out (moved into the past, not waited for)
 SELECT tests.act_as(NULL);
 UPDATE xorj.trade_claims SET claim_expires_at = claim_expires_at - interval '1 minute' WHERE trade_id = :'d';

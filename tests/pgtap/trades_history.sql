@@ -31,7 +31,7 @@ SELECT api.mark_trade_submitted(:'a1', tests.sig(1)) \gset ignored_
 SELECT api.mark_trade_confirmed(:'a1', 18446744073709551615, NULL, 18446744073709551614) \gset ignored_
 SELECT api.mark_trade_submitted(:'a2', tests.sig(2)) \gset ignored_
 SELECT api.mark_trade_confirmed(:'a2', 980, NULL, 5000) \gset ignored_
-SELECT api.mark_trade_failed(:'a3', 'slippage exceeded') \gset ignored_
+SELECT api.mark_trade_failed(:'a3', 'slippage exceeded', p_failure_basis => 'never_broadcast') \gset ignored_
 SELECT tests.act_as(NULL);
 
 -- a certain order: a1 five hours ago ... a5 one hour ago, a4 at a3's very instant
@@ -147,7 +147,7 @@ SELECT is_empty(format($$SELECT * FROM api.my_trades(NULL, %L)$$, :'a1'),
 SELECT results_eq($$SELECT r->>'client_order_id' FROM api.my_trades('PENDING', NULL, 1) r$$,
     $$VALUES ('a8')$$, 'PENDING, first page of one: a8');
 SELECT tests.act_as('xorj_bot', NULL, 'bot:tester');
-SELECT api.mark_trade_failed(:'a8', 'expired') \gset ignored_
+SELECT api.mark_trade_failed(:'a8', 'expired', p_failure_basis => 'never_broadcast') \gset ignored_
 SELECT tests.act_as('xorj_api', tests.addr(1), 'api:A');
 SELECT results_eq(format($$SELECT r->>'client_order_id' FROM api.my_trades('PENDING', %L) r$$, :'a8'),
     $$VALUES ('a7'), ('a6'), ('a4')$$,

@@ -160,7 +160,7 @@ SELECT is(tests.error_fields(format('SELECT xorj.archive_trade_month(%L, %s, %s,
                              'sqlstate', 'constraint'),
           '{"sqlstate": "XJ409", "constraint": "unfinished_trades"}',
           'a month with a PENDING trade cannot be archived: unfinished_trades');
-SELECT api.mark_trade_failed((SELECT id FROM t_b), 'expired');
+SELECT api.mark_trade_failed((SELECT id FROM t_b), 'expired', p_failure_basis => 'never_broadcast');
 SELECT xorj.trade_month_summary((SELECT month FROM m)) AS s \gset
 SELECT is(:'s'::jsonb - 'month' - 'closed' - 'trades_sum' - 'events_sum',
           jsonb_build_object('trades', (SELECT count(*) FROM xorj.trades t

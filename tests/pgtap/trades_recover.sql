@@ -15,7 +15,7 @@ SELECT api.mark_trade_submitted((SELECT s2 FROM t), tests.sig(2));
 SELECT api.mark_trade_submitted((SELECT s1 FROM t), tests.sig(1));
 SELECT api.mark_trade_submitted((SELECT c1 FROM t), tests.sig(3));
 SELECT api.mark_trade_confirmed((SELECT c1 FROM t), 5);
-SELECT api.mark_trade_failed((SELECT f1 FROM t), 'x');
+SELECT api.mark_trade_failed((SELECT f1 FROM t), 'x', p_failure_basis => 'never_broadcast');
 GRANT SELECT ON t, j TO PUBLIC;
 SELECT tests.act_as('xorj_bot');
 

@@ -31,8 +31,8 @@ SELECT is((SELECT (pending_trades, last_created_at)::text FROM xorj.vault_trade_
 SELECT api.mark_trade_submitted(:'a', tests.sig(1), 100);
 SELECT api.mark_trade_confirmed(:'a', 995);
 SELECT api.mark_trade_submitted(:'b', tests.sig(2), 100);
-SELECT api.mark_trade_failed(:'b', 'slippage exceeded');
-SELECT api.mark_trade_failed(:'c', 'never broadcast', NULL, 'PENDING');
+SELECT api.mark_trade_failed(:'b', 'slippage exceeded', p_failure_basis => 'never_broadcast');
+SELECT api.mark_trade_failed(:'c', 'never broadcast', NULL, 'PENDING', p_failure_basis => 'never_broadcast');
 SELECT api.mark_trade_submitted(:'e', tests.sig(5), 100);
 SELECT is((SELECT count(*)::int FROM xorj.vault_trade_stats_drift()), 0, 'after each kind of move: no drift');
 SELECT is((SELECT jsonb_build_object('p', pending_trades, 's', submitted_trades, 'c', confirmed_trades,

@@ -32,29 +32,29 @@ SELECT is((SELECT changed FROM api.mark_trade_confirmed((SELECT a FROM t), 98765
           'confirming again with the same values changes nothing');
 SELECT throws_ok($$SELECT api.mark_trade_confirmed((SELECT a FROM t), 1, 1.25, 5000)$$,
     'XJ423', NULL, 'confirming again with other values is refused');
-SELECT throws_ok($$SELECT api.mark_trade_failed((SELECT a FROM t), 'late failure')$$,
+SELECT throws_ok($$SELECT api.mark_trade_failed((SELECT a FROM t), 'late failure', p_failure_basis => 'never_broadcast')$$,
     'XJ423', NULL, 'FAILED cannot overwrite CONFIRMED');
 
 -- b: PENDING -> FAILED
 SELECT throws_ok($$SELECT api.mark_trade_confirmed((SELECT b FROM t), 1)$$,
     'XJ423', NULL, 'PENDING -> CONFIRMED is refused');
-SELECT is((SELECT changed FROM api.mark_trade_failed((SELECT b FROM t), 'never sent')), true,
+SELECT is((SELECT changed FROM api.mark_trade_failed((SELECT b FROM t), 'never sent', p_failure_basis => 'never_broadcast')), true,
           'PENDING -> FAILED with a reason');
-SELECT is((SELECT changed FROM api.mark_trade_failed((SELECT b FROM t), 'never sent')), false,
+SELECT is((SELECT changed FROM api.mark_trade_failed((SELECT b FROM t), 'never sent', p_failure_basis => 'never_broadcast')), false,
           'failing again with the same reason changes nothing');
-SELECT throws_ok($$SELECT api.mark_trade_failed((SELECT b FROM t), 'another reason')$$,
+SELECT throws_ok($$SELECT api.mark_trade_failed((SELECT b FROM t), 'another reason', p_failure_basis => 'never_broadcast')$$,
     'XJ423', NULL, 'failing again with another reason is refused');
 SELECT throws_ok($$SELECT api.mark_trade_submitted((SELECT b FROM t), tests.sig(3))$$,
     'XJ423', NULL, 'FAILED -> SUBMITTED is refused');
 
 -- c: PENDING -> SUBMITTED -> FAILED (on chain)
 SELECT api.mark_trade_submitted((SELECT c FROM t), tests.sig(4));
-SELECT is((SELECT trade->>'status' FROM api.mark_trade_failed((SELECT c FROM t), 'InstructionError', 5000)),
+SELECT is((SELECT trade->>'status' FROM api.mark_trade_failed((SELECT c FROM t), 'InstructionError', 5000, p_failure_basis => 'never_broadcast')),
           'FAILED', 'SUBMITTED -> FAILED, with the fee paid');
 SELECT throws_ok($$SELECT api.mark_trade_confirmed((SELECT c FROM t), 1)$$,
     'XJ423', NULL, 'FAILED -> CONFIRMED is refused');
 
-SELECT throws_ok($$SELECT api.mark_trade_failed((SELECT c FROM t), '')$$,
+SELECT throws_ok($$SELECT api.mark_trade_failed((SELECT c FROM t), '', p_failure_basis => 'never_broadcast')$$,
     'XJ422', 'invalid error_message: must be 1 to 10000 characters', 'an empty reason is invalid');
 SELECT throws_ok($$SELECT api.mark_trade_submitted(gen_random_uuid(), tests.sig(9))$$,
     'XJ404', NULL, 'an unknown trade is not found');
@@ -74,7 +74,7 @@ SELECT results_eq(
     'the failure event carries the error');
 
 SELECT tests.act_as('xorj_api');
-SELECT throws_ok($$SELECT api.mark_trade_failed((SELECT a FROM t), 'x')$$,
+SELECT throws_ok($$SELECT api.mark_trade_failed((SELECT a FROM t), 'x', p_failure_basis => 'never_broadcast')$$,
     '42501', NULL, 'the API role cannot move trades');
 SELECT tests.act_as(NULL);
 

@@ -109,7 +109,8 @@ SELECT is((tests.error_of(
 SELECT is((tests.error_of(
     $$UPDATE xorj.trades SET venue = 'simulated' WHERE client_order_id = 'k-live'$$) ->> 'hint'),
     'Create a new trade instead.', 'it is an identity column, refused as the others are');
-UPDATE xorj.trades SET status = 'FAILED', error_message = 'x' WHERE client_order_id = 'k-sim';
+UPDATE xorj.trades SET status = 'FAILED', error_message = 'x', failure_basis = 'never_broadcast'
+ WHERE client_order_id = 'k-sim';
 SELECT is((tests.error_of(
     $$UPDATE xorj.trades SET venue = 'live' WHERE client_order_id = 'k-sim'$$) ->> 'sqlstate'),
     'XJ423', 'nor the venue of a finished trade');

@@ -20,11 +20,15 @@ from app.workers.planner import BotConfig, PlannedTrade, Planner, Trader
 CRASH_ENV = "XORJ_BOT_CRASH_AT"
 CRASH_POINTS = ("after_create", "after_sign", "after_submitted", "after_broadcast", "after_confirm")
 NEVER_BROADCAST = "never broadcast: the bot stopped before submitting (recovered)"
+# A PENDING trade of the seed's order (broadcast before recorded) searched for on chain
+# over its whole window, and not found (recovery.search_pending).
+NOT_FOUND_ON_CHAIN = "not_found_on_chain"
 RESOLUTIONS = (
     "confirmed",
     "failed_on_chain",
     "expired",
     "never_broadcast",
+    NOT_FOUND_ON_CHAIN,
     "still_pending_on_chain",
 )
 # A recovery pass's count of the SUBMITTED trades whose status it could not learn: the

@@ -10,12 +10,29 @@ from typing import Any
 
 import psycopg
 
-from app.chain.base import ChainError
+from app.chain.base import ChainError, ChainUnavailable, TradeSearch
 from app.dbapi import jobs, trades
-from app.dbapi.core import CONFLICT, REFUSED, one_line, sqlstate
-from app.workers.bot.base import CHAIN_UNAVAILABLE, NEVER_BROADCAST, RESOLUTIONS, InFlight
+from app.dbapi.core import CONFLICT, REFUSED, conflict_rule, one_line, sqlstate
+from app.workers.bot.base import (
+    CHAIN_UNAVAILABLE,
+    NEVER_BROADCAST,
+    NOT_FOUND_ON_CHAIN,
+    RESOLUTIONS,
+    InFlight,
+)
 
 STILL_PENDING = "still_pending_on_chain"
+# A PENDING trade of the seed's order whose transaction recovery found on chain by its
+# memo: recorded SUBMITTED with that signature, then resolved as any SUBMITTED trade (its
+# resolution is counted too). Not a resolution itself.
+FOUND_ON_CHAIN = "found_on_chain"
+# A PENDING trade of the seed's order not found on chain yet: within its client's grace
+# (xorj.send_first_grace()) or its search window. Like STILL_PENDING: run again later.
+SEARCHING = "pending_search_window"
+# The search window of a send-first trade ends this many blocks after the last valid
+# block height of the newest blockhash when the search starts: a client asking for a
+# blockhash at "processed" gets one a few slots newer than the bot's "confirmed" one.
+SEARCH_MARGIN_BLOCKS = 32
 
 
 class ChainWatch:
@@ -77,8 +94,9 @@ RECOVER_EXIT_CODES = (
     (EXIT_USAGE, "a usage error (options)"),
     (
         EXIT_PENDING,
-        "some trades are still pending on chain: not final and not expired yet "
-        "(run it again later)",
+        "some trades are still pending on chain: not final and not expired yet, or "
+        "PENDING trades of clients that broadcast before recording not found yet, within "
+        "their client's grace or search window (run it again later)",
     ),
     (
         EXIT_CHAIN_UNAVAILABLE,
@@ -117,6 +135,17 @@ class RecoveryReport:
                 f"({counts[CHAIN_UNAVAILABLE]} SUBMITTED trade(s) unknown: the chain could not "
                 "be asked; left as they are, run it again when the chain answers)"
             )
+        if counts.get(FOUND_ON_CHAIN):
+            lines.append(
+                f"({counts[FOUND_ON_CHAIN]} PENDING trade(s) found on chain by their memo: "
+                "recorded with their signature, resolved above)"
+            )
+        if counts.get(SEARCHING):
+            lines.append(
+                f"({counts[SEARCHING]} PENDING trade(s) of clients that broadcast before "
+                "recording: not found on chain yet, within their client's grace or their "
+                "search window; run it again later)"
+            )
         if counts.get(STILL_PENDING):
             lines.append(
                 f"({counts[STILL_PENDING]} trade(s) still pending on chain: not final and not "
@@ -138,7 +167,7 @@ class RecoveryReport:
             return EXIT_ERROR
         if self.counts.get(CHAIN_UNAVAILABLE):
             return EXIT_CHAIN_UNAVAILABLE
-        if self.counts.get(STILL_PENDING):
+        if self.counts.get(STILL_PENDING) or self.counts.get(SEARCHING):
             return EXIT_PENDING
         return EXIT_RESOLVED
 
@@ -245,10 +274,14 @@ class Recovery:
                     job_id=trade["job_id"],
                 )
                 if trade["status"] == "PENDING":
-                    moved = self.fail_never_broadcast(trade["id"], NEVER_BROADCAST, source)
-                    if moved is None:
-                        counts["never_broadcast"] += 1
-                    elif moved.get("status") == "SUBMITTED":
+                    if trade.get("records_signature_first"):
+                        moved = self.fail_never_broadcast(trade["id"], NEVER_BROADCAST, source)
+                        result = "never_broadcast" if moved is None else None
+                    else:
+                        result, moved = self.search_pending(trade, source)
+                    if result is not None:
+                        counts[result] += 1
+                    if moved is not None and moved.get("status") == "SUBMITTED":
                         submitted.append(InFlight.from_trade(moved, source))
                 elif trade["status"] == "SUBMITTED":
                     submitted.append(InFlight.from_trade(trade, source))
@@ -282,16 +315,19 @@ class Recovery:
     def fail_never_broadcast(
         self, trade_id: str, reason: str, source: str
     ) -> dict[str, Any] | None:
-        """PENDING -> FAILED (only if still PENDING). None when failed; else the trade as it
-        is now (another bot moved it on)."""
+        """PENDING -> FAILED as never_broadcast (only if still PENDING): the bot's own trade,
+        whose signature it records before it broadcasts. None when failed; else the trade
+        as it is now (another bot moved it on)."""
         try:
-            self.db.run(trades.mark_failed(trade_id, reason[:10000], None, "PENDING"))
+            self.db.run(
+                trades.mark_failed(
+                    trade_id, reason[:10000], None, "PENDING", trades.NEVER_BROADCAST
+                )
+            )
         except psycopg.Error as exc:
             if sqlstate(exc) != REFUSED:
                 raise
-            trade = self.db.run(trades.get(trade_id))
-            self.log("trade_moved_on", trade_id=trade_id, status=trade["status"], source=source)
-            return dict(trade)
+            return self._trade_moved_on(trade_id, source)
         self.count("never_broadcast")
         self.log(
             "trade_resolved",
@@ -305,3 +341,129 @@ class Recovery:
 
     def count(self, resolution: str) -> None:
         self.totals[resolution] += 1
+
+    def _trade_moved_on(self, trade_id: str, source: str) -> dict[str, Any]:
+        trade = self.db.run(trades.get(trade_id))
+        self.log("trade_moved_on", trade_id=trade_id, status=trade["status"], source=source)
+        return dict(trade)
+
+    # -- PENDING trades of the seed's order: broadcast first, recorded after ----------------
+
+    def search_pending(
+        self, trade: dict[str, Any], source: str
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """A PENDING trade whose client may have broadcast it before recording (the seed's
+        order): look for its transaction on chain by its memo. Found: recorded SUBMITTED
+        with that signature and returned, to be resolved as any SUBMITTED trade. Not found:
+        its search window is recorded (api.start_trade_search) on the first look; once the
+        chain was past the window before a complete search, it is FAILED as
+        not_found_on_chain. Returns (the resolution to count or None, the trade when it is
+        SUBMITTED now)."""
+        trade_id, vault = str(trade["id"]), str(trade["user_vault_address"])
+        created = trade["created_at"]
+        if isinstance(created, str):
+            created = datetime.fromisoformat(created)
+        try:
+            height = self.chain.get_block_height()  # read first: see the end of the window
+            search = self.chain.find_trade(vault, trade_id, created.timestamp())
+        except ChainError as exc:
+            self.log(
+                "chain_unavailable" if isinstance(exc, ChainUnavailable) else "chain_error",
+                during="find_trade",
+                trade_id=trade_id,
+                error=one_line(exc),
+            )
+            return CHAIN_UNAVAILABLE, None
+        if search.found:
+            return self._record_found(trade_id, search, source)
+        until = trade.get("search_until_height")
+        if until is None:
+            try:
+                last_valid = self.chain.get_latest_blockhash().last_valid_block_height
+            except ChainError as exc:
+                self.log("chain_unavailable", during="start_search", error=one_line(exc))
+                return CHAIN_UNAVAILABLE, None
+            try:
+                started = self.db.run(
+                    trades.start_search(trade_id, last_valid + SEARCH_MARGIN_BLOCKS)
+                )
+            except psycopg.Error as exc:
+                rule = conflict_rule(exc)
+                if rule == "client_window_open":  # its client may still be signing it
+                    self.log("trade_search_waits", trade_id=trade_id, reason=rule)
+                    return SEARCHING, None
+                if sqlstate(exc) != REFUSED:
+                    raise
+                moved = self._trade_moved_on(trade_id, source)
+                return None, moved
+            until = int(started["search_until_height"])
+            self.log("trade_search_started", trade_id=trade_id, until_height=until, height=height)
+        if height <= int(until) or not search.complete:
+            self.log(
+                "trade_search_pending",
+                trade_id=trade_id,
+                until_height=until,
+                height=height,
+                scanned=search.scanned,
+                complete=search.complete,
+            )
+            return SEARCHING, None
+        reason = (
+            f"not found on chain after its window: no transaction of vault {vault} names "
+            f"trade {trade_id} in its memo among the {search.scanned} signature(s) back to "
+            f"its creation; every blockhash it could use expired at block height {until} "
+            f"(chain at {height})"
+        )
+        try:
+            self.db.run(
+                trades.mark_failed(
+                    trade_id, reason, None, "PENDING", trades.NOT_FOUND_ON_CHAIN, height
+                )
+            )
+        except psycopg.Error as exc:
+            if sqlstate(exc) != REFUSED:
+                raise
+            return None, self._trade_moved_on(trade_id, source)
+        self.count(NOT_FOUND_ON_CHAIN)
+        self.log(
+            "trade_resolved",
+            trade_id=trade_id,
+            resolution=NOT_FOUND_ON_CHAIN,
+            source=source,
+            error=reason,
+        )
+        return NOT_FOUND_ON_CHAIN, None
+
+    def _record_found(
+        self, trade_id: str, search: TradeSearch, source: str
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """Record the transaction found for a PENDING trade: the one that succeeded if any
+        (two landed transactions of one trade are a client's double send, logged), else the
+        newest. The signature is the trade's from now on."""
+        chosen = next((f for f in search.found if f.err is None), search.found[0])
+        if len(search.found) > 1:
+            self.log(
+                "trade_found_twice",
+                trade_id=trade_id,
+                signatures=[f.signature for f in search.found],
+                recorded=chosen.signature,
+            )
+        try:
+            _, moved = self.db.run(
+                trades.mark_submitted(trade_id, chosen.signature, None, self.worker)
+            )
+        except psycopg.Error as exc:
+            if sqlstate(exc) not in (REFUSED, CONFLICT):
+                raise
+            self.log("trade_found_refused", trade_id=trade_id, error=one_line(exc))
+            moved = self._trade_moved_on(trade_id, source)
+            return None, moved
+        self.totals[FOUND_ON_CHAIN] += 1
+        self.log(
+            "trade_found_on_chain",
+            trade_id=trade_id,
+            signature=chosen.signature,
+            slot=chosen.slot,
+            source=source,
+        )
+        return FOUND_ON_CHAIN, dict(moved)
