@@ -603,6 +603,15 @@ def test_trade_transitions(api: Api, vault: str) -> None:
     assert failed.json()["trade"]["status"] == "FAILED"
     assert failed.json()["trade"]["error_message"] == "no route"
     assert failed.json()["trade"]["gas_fee"] == "0"
+    # The client states it never sent it: the basis the database requires (issue 14).
+    assert failed.json()["trade"]["failure_basis"] == "never_broadcast"
+    assert done["trade"]["failure_basis"] is None
+    other_basis = api.post(
+        f"/internal/trades/{pending['id']}/failed",
+        {"error_message": "no route", "failure_basis": "not_found_on_chain"},
+    )
+    assert other_basis.status_code == 400, other_basis.text  # only the database finds one
+    assert other_basis.json()["field"] == "failure_basis"
     failed_again = api.post(
         f"/internal/trades/{pending['id']}/failed", {"error_message": "no route", "gas_fee": "0"}
     )

@@ -145,3 +145,19 @@ def test_options_lists_every_method_of_the_path(server: Server, document: dict[s
         assert answer.status_code == 204, path
         allowed = {m.strip() for m in answer.headers["allow"].split(",")}
         assert allowed == documented, (path, allowed, documented)
+
+
+def test_the_safe_order_is_the_documented_one(server: Server, document: dict[str, Any]) -> None:
+    """Issue 14: the API tells clients to record the signature before broadcasting, and
+    what failing a PENDING trade states; both over real HTTP, with the seed's order still
+    accepted (described, not refused)."""
+    submitted = document["paths"]["/internal/trades/{trade_id}/submitted"]["post"]
+    assert "before broadcasting" in submitted["summary"]
+    assert "BEFORE broadcasting" in submitted["description"]
+    assert "seed's order" in submitted["description"]
+    assert "memo" in submitted["description"]
+    basis = document["components"]["schemas"]["FailedBody"]["properties"]["failure_basis"]
+    assert (basis.get("const"), basis.get("default")) == ("never_broadcast",) * 2, basis
+    assert "never broadcast" in basis["description"]
+    trade = document["components"]["schemas"]["Trade"]["properties"]
+    assert {"failure_basis", "search_until_height"} <= set(trade)
