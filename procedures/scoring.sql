@@ -18,7 +18,11 @@
 --   xorj.trader_scores (triggers trader_scores_*, on the partitioned table and on each
 --   partition: a statement on a partition does not fire the parent's statement triggers)
 --     * rows are inserted only while their run is RUNNING (checked once per statement,
---       the runs locked FOR SHARE so a concurrent completion waits or is seen);
+--       the runs locked FOR SHARE so a concurrent completion waits or is seen; on a
+--       run's partition the run is the trigger's argument, elsewhere the statement's
+--       transition table says which runs);
+--     * created_at = updated_at = a clock time of the inserting statement (trigger
+--       trader_scores_touch, FOR EACH ROW, since 0012 only for rows not holding one);
 --     * UPDATE, DELETE and TRUNCATE are refused: scores are immutable. They leave only
 --       with their run's partition, dropped by the retention (xorj.prune_scores,
 --       procedures/scoring_retention.sql).
@@ -36,8 +40,11 @@
 --
 -- Scores arrive with the completion (api.complete_scoring_run(run, scores)) or, for a
 -- list too long for one call, in chunks (api.add_scoring_scores) followed by
--- api.complete_scoring_run(run, '[]') in the same transaction; both validate and insert
--- through xorj.insert_trader_scores, so the rule for a score is written once.
+-- api.complete_scoring_run(run, '[]') in the same transaction, or as lines COPYed into
+-- the run's staging table (api.open_scoring_copy, then api.add_scoring_copy: the
+-- engine's loader). All validate and insert through xorj.insert_score_batch (one
+-- set-based INSERT; on failure, xorj.score_batch_refusal names the first invalid
+-- element), so the rule for a score is written once.
 --
 -- Refusals of a batch (xorj.insert_trader_scores; api.add_scoring_scores,
 -- api.complete_scoring_run): XJ422 whose COLUMN, and the DETAIL's "field", is
@@ -56,7 +63,10 @@
 --   duplicate_in_batch  the wallet is already at an earlier index of the same batch;
 --                       "duplicate_of" is that index
 --   already_scored      the run holds the wallet already (sent by an earlier batch)
--- and without an index: not_an_array (field scores: the batch is not a JSON array),
+--   not_json            a COPYed line is not JSON (api.add_scoring_copy; the parser's
+--                       words in the message)
+-- and without an index: no_copy (field run_id: api.add_scoring_copy without a staging
+-- table in the transaction), not_an_array (field scores: the batch is not a JSON array),
 -- bad_first_index (field first_index: negative or NULL) and empty_run (field scores: a
 -- completion that would leave the run with no score, without allow_empty).
 --
@@ -144,7 +154,13 @@ $fn$;
 -- Inserted scores belong to RUNNING runs: one check per statement (100,000 rows in one
 -- INSERT cost one look-up per distinct run). FOR SHARE conflicts with the UPDATE that
 -- completes or fails a run, so a concurrent completion either waits for this
--- transaction or is seen here (READ COMMITTED re-reads the locked row).
+-- transaction or is seen here (READ COMMITTED re-reads the locked row). The runs are
+-- read from the statement's transition table new_scores (the trigger on the partitioned
+-- table and on trader_scores_legacy), or, on the partition of one run, given as the
+-- trigger's argument (TG_ARGV[0]): every row of that partition is of that run, so the
+-- statement needs no transition table (which would copy every inserted row once more).
+-- On a run's partition the check holds for every INSERT statement naming it, even one
+-- of no row.
 CREATE OR REPLACE FUNCTION xorj.trader_scores_check_run() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, xorj, pg_temp
@@ -152,6 +168,13 @@ AS $fn$
 DECLARE
     v_run xorj.scoring_runs;
 BEGIN
+    IF TG_NARGS > 0 THEN
+        SELECT r.* INTO v_run FROM xorj.scoring_runs r WHERE r.id = TG_ARGV[0]::uuid FOR SHARE;
+        IF FOUND AND v_run.status <> 'RUNNING' THEN
+            PERFORM xorj.scoring_run_refuse_scores(v_run);
+        END IF;
+        RETURN NULL;
+    END IF;
     PERFORM 1
     FROM xorj.scoring_runs r
     WHERE r.id IN (SELECT DISTINCT n.run_id FROM new_scores n)
@@ -174,22 +197,33 @@ $fn$;
 -- partitions: triggers trader_scores_immutable (UPDATE, DELETE), trader_scores_no_truncate
 -- and trader_scores_run_running (INSERT), all FOR EACH STATEMENT. (A row trigger of the
 -- partitioned table is cloned onto its partitions, trader_scores_touch; a statement
--- trigger is not, and fires only for statements naming the table it is on.)
+-- trigger is not, and fires only for statements naming the table it is on.) On the
+-- partition of one run, trader_scores_run_running names the run (see
+-- xorj.trader_scores_check_run); elsewhere it reads the transition table.
 CREATE OR REPLACE FUNCTION xorj.trader_scores_install_guards(p_table regclass)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
+DECLARE
+    v_runs uuid[];
 BEGIN
+    SELECT p.run_ids INTO v_runs FROM xorj.trader_scores_partitions() p WHERE p.partition = p_table;
     EXECUTE format('CREATE OR REPLACE TRIGGER trader_scores_immutable '
                    'BEFORE UPDATE OR DELETE ON %s FOR EACH STATEMENT '
                    'EXECUTE FUNCTION xorj.trader_scores_refuse_change()', p_table);
     EXECUTE format('CREATE OR REPLACE TRIGGER trader_scores_no_truncate '
                    'BEFORE TRUNCATE ON %s FOR EACH STATEMENT '
                    'EXECUTE FUNCTION xorj.trader_scores_refuse_change()', p_table);
-    EXECUTE format('CREATE OR REPLACE TRIGGER trader_scores_run_running '
-                   'AFTER INSERT ON %s REFERENCING NEW TABLE AS new_scores FOR EACH STATEMENT '
-                   'EXECUTE FUNCTION xorj.trader_scores_check_run()', p_table);
+    IF cardinality(v_runs) = 1 THEN
+        EXECUTE format('CREATE OR REPLACE TRIGGER trader_scores_run_running '
+                       'AFTER INSERT ON %s FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION xorj.trader_scores_check_run(%L)', p_table, v_runs[1]);
+    ELSE
+        EXECUTE format('CREATE OR REPLACE TRIGGER trader_scores_run_running '
+                       'AFTER INSERT ON %s REFERENCING NEW TABLE AS new_scores FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION xorj.trader_scores_check_run()', p_table);
+    END IF;
 END
 $fn$;
 
@@ -394,52 +428,25 @@ REVOKE ALL ON FUNCTION api.start_scoring_run(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.start_scoring_run(uuid) TO xorj_engine;
 
 -- Validate a batch of scores and insert it into run p_run_id, in the caller's transaction.
--- The one rule for scores sent by api.complete_scoring_run and api.add_scoring_scores:
--- the caller has locked the run (xorj.lock_scoring_run) and checked it is RUNNING.
--- The first invalid element (lowest index) rejects the batch with XJ422 naming
--- scores[<index>].<field>, where index = p_first_index + its position in p_scores (so a
--- caller sending a long list in chunks gets the index in the whole list). Returns the
--- number of rows inserted.
+-- The one rule for scores sent by api.complete_scoring_run and api.add_scoring_scores
+-- (a jsonb array, here) and by api.add_scoring_copy (lines COPYed into a staging table,
+-- xorj.insert_staged_scores): the caller has locked the run (xorj.lock_scoring_run) and
+-- checked it is RUNNING. The first invalid element (lowest index) rejects the batch with
+-- XJ422 naming scores[<index>].<field>, where index = p_first_index + its position in
+-- p_scores (so a caller sending a long list in chunks gets the index in the whole list).
+-- Returns the number of rows inserted.
 --
 -- An element: {"wallet_address": base58 32..44 characters, "xorj_trust_score": a JSON
 -- number >= 0, "metrics": a JSON object (optional, default {})}; no other key. A wallet
 -- twice in the batch is invalid at its second occurrence; a wallet the run already holds
 -- (sent by an earlier batch) is invalid where it appears.
---
--- How: every element is checked once, set-based, for what the batch alone decides (the
--- CTE below). The wallets the run already holds are found by the INSERT itself, through
--- the unique index (run_id, wallet_address) with ON CONFLICT DO NOTHING: an element it
--- skipped is a wallet of an earlier batch. (A join of the batch with the run's scores
--- would depend on the planner's estimate of a run that is still being filled, and a
--- nested loop over a misestimated run is quadratic; the index probe of the INSERT is
--- the same cost whatever the statistics say, and needs no subtransaction.) When the
--- batch has an invalid element at index i, only the elements before i are inserted, to
--- see whether one of them comes first; the exception raised then undoes that insert.
--- The run's first batch (or a whole run in one call) is inserted without ON CONFLICT,
--- about 15% faster.
--- (Batches of one run are serialized by the run's row lock, so no concurrent batch can
--- slip a wallet in between.) The run's partition is made sure of first: a run has one
--- from its creation, but one gone missing must not turn scores away.
 CREATE OR REPLACE FUNCTION xorj.insert_trader_scores(p_run_id uuid, p_scores jsonb,
                                                      p_first_index bigint)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
-DECLARE
-    v_has_scores boolean;
-    v_idx       bigint;
-    v_field     text;
-    v_msg       text;
-    v_before    bigint;   -- elements with an index below this one are inserted
-    v_tried     bigint;
-    v_count     bigint;
-    v_inserted  text[];
-    v_present   bigint;
-    v_reason    text;     -- the code of the refusal (see the header)
-    v_duplicate_of bigint;
 BEGIN
-    PERFORM xorj.trader_scores_partition(p_run_id);
     IF p_scores IS NULL OR jsonb_typeof(p_scores) <> 'array' THEN
         PERFORM xorj.raise_invalid('scores',
             format('must be a JSON array, not %s', coalesce(jsonb_typeof(p_scores), 'null')),
@@ -452,135 +459,381 @@ BEGIN
             'The index of the batch''s first element in the whole list, 0 for the first batch.',
             jsonb_build_object('reason', 'bad_first_index'));
     END IF;
+    RETURN xorj.insert_score_batch(p_run_id,
+        'SELECT $3 + t.ord - 1 AS idx, t.elem '
+        'FROM jsonb_array_elements($2) WITH ORDINALITY AS t(elem, ord) '
+        'WHERE $3 + t.ord - 1 < $4',
+        p_scores, p_first_index, NULL);
+END
+$fn$;
 
-    -- The first element the batch alone makes invalid, if any (lowest index): each
-    -- element is checked once (CTE checked, one narrow row per element); the first
-    -- problem and the first repeated wallet among valid elements are found separately,
-    -- the lower one wins. (The address test is the domain's, written as a length test
-    -- plus a search for a character outside base58, several times cheaper than the
-    -- {32,44} regex.)
-    WITH checked AS MATERIALIZED (
-        SELECT p_first_index + t.ord - 1 AS idx,
-            t.elem ->> 'wallet_address' AS wallet,
-            CASE
-                WHEN jsonb_typeof(t.elem) <> 'object' THEN
-                    ARRAY['', format('is not a JSON object but %s', jsonb_typeof(t.elem)), 'not_an_object']
-                WHEN t.elem - 'wallet_address' - 'xorj_trust_score' - 'metrics' <> '{}'::jsonb THEN
-                    ARRAY['.' || (SELECT min(k) FROM jsonb_object_keys(
-                                      t.elem - 'wallet_address' - 'xorj_trust_score' - 'metrics') AS k),
-                          'is not a known field (wallet_address, xorj_trust_score, metrics)',
-                          'unknown_field']
-                WHEN NOT t.elem ? 'wallet_address' THEN
-                    ARRAY['.wallet_address', 'is required', 'required']
-                WHEN jsonb_typeof(t.elem -> 'wallet_address') <> 'string' THEN
-                    ARRAY['.wallet_address', format('must be a string, not %s', jsonb_typeof(t.elem -> 'wallet_address')), 'wrong_type']
-                WHEN length(t.elem ->> 'wallet_address') NOT BETWEEN 32 AND 44
-                     OR (t.elem ->> 'wallet_address') ~ '[^1-9A-HJ-NP-Za-km-z]' THEN
-                    ARRAY['.wallet_address', 'not a Solana address', 'not_an_address']
-                WHEN NOT t.elem ? 'xorj_trust_score' THEN
-                    ARRAY['.xorj_trust_score', 'is required', 'required']
-                WHEN jsonb_typeof(t.elem -> 'xorj_trust_score') <> 'number' THEN
-                    ARRAY['.xorj_trust_score', format('must be a number, not %s', jsonb_typeof(t.elem -> 'xorj_trust_score')), 'wrong_type']
-                WHEN (t.elem -> 'xorj_trust_score')::numeric < 0 THEN
-                    ARRAY['.xorj_trust_score', 'must be 0 or more', 'negative']
-                WHEN (t.elem -> 'xorj_trust_score')::numeric > 1.7976931348623157e308 THEN
-                    ARRAY['.xorj_trust_score', 'must be at most 1.7976931348623157e308, the largest double', 'too_large']
-                WHEN t.elem ? 'metrics' AND jsonb_typeof(t.elem -> 'metrics') <> 'object' THEN
-                    ARRAY['.metrics', format('must be a JSON object, not %s', jsonb_typeof(t.elem -> 'metrics')), 'wrong_type']
-            END AS problem
-        FROM jsonb_array_elements(p_scores) WITH ORDINALITY AS t(elem, ord)
-    ), first_invalid AS (
-        SELECT c.idx, c.problem[1] AS suffix, c.problem[2] AS msg, c.problem[3] AS reason,
-               NULL::bigint AS duplicate_of
-        FROM checked c
-        WHERE c.problem IS NOT NULL
-        ORDER BY c.idx
-        LIMIT 1
-    ), first_duplicate AS (
-        SELECT d.idx, '.wallet_address' AS suffix,
-               format('duplicates scores[%s].wallet_address', d.first_idx) AS msg,
-               'duplicate_in_batch' AS reason, d.first_idx AS duplicate_of
-        FROM (SELECT c.idx,
-                     row_number() OVER w AS occurrence,
-                     first_value(c.idx) OVER w AS first_idx
-              FROM checked c
-              WHERE c.problem IS NULL
-              WINDOW w AS (PARTITION BY c.wallet ORDER BY c.idx)) AS d
-        WHERE d.occurrence > 1
-        ORDER BY d.idx
-        LIMIT 1
-    )
-    SELECT f.idx, format('scores[%s]%s', f.idx, f.suffix), f.msg, f.reason, f.duplicate_of
-    FROM (SELECT * FROM first_invalid UNION ALL SELECT * FROM first_duplicate) AS f
-    ORDER BY f.idx
-    LIMIT 1
-    INTO v_idx, v_field, v_msg, v_reason, v_duplicate_of;
-
-    v_has_scores := EXISTS (SELECT 1 FROM xorj.trader_scores s WHERE s.run_id = p_run_id);
-    IF NOT v_has_scores THEN
-        -- The run's first batch: no wallet can be there already; a plain INSERT.
-        IF v_idx IS NULL THEN
-            INSERT INTO xorj.trader_scores (run_id, wallet_address, xorj_trust_score, metrics)
-            SELECT p_run_id,
-                   (t.elem ->> 'wallet_address')::xorj.solana_address,
-                   (t.elem -> 'xorj_trust_score')::numeric,
-                   coalesce(t.elem -> 'metrics', '{}'::jsonb)
-            FROM jsonb_array_elements(p_scores) AS t(elem);
-            GET DIAGNOSTICS v_count = ROW_COUNT;
+-- The elements of a batch, as the query p_source: one row (idx bigint, elem jsonb) per
+-- element, in index order, idx below $4, with $1 the run, $2 the jsonb array (or NULL),
+-- $3 the first index. p_staging: the staging table the source reads
+-- (xorj.insert_staged_scores), or NULL. Returns the number of rows inserted; refuses the
+-- batch with XJ422 at the first invalid element.
+--
+-- How: one INSERT ... SELECT straight into the run's partition, streaming the elements in
+-- index order (no sort, no materialized copy of the batch), each element checked by plain
+-- expressions as it passes: what the table's own rules do not check (wallet a JSON string,
+-- score a JSON number no larger than a double, no unknown key) in the WHERE clause, the
+-- rest by the table itself (the domain xorj.solana_address, NOT NULL, the CHECKs
+-- trader_scores_score_non_negative and trader_scores_metrics_is_object, the unique key
+-- (run_id, wallet_address), which catches a wallet twice in the batch and a wallet of an
+-- earlier batch alike). The rows of a batch get one clock reading of the statement as
+-- created_at and updated_at (so trigger trader_scores_touch has nothing to do: see its
+-- WHEN, migration 0012), and ids that follow each other (a random prefix per statement,
+-- 60 random bits, then the element's index; the layout of a version 4 uuid), so the
+-- primary key is filled at its right edge instead of at random places.
+-- The first failure of that INSERT, whatever it is, undoes it (the block's
+-- subtransaction) and hands over to xorj.score_batch_refusal, which finds the first
+-- invalid element exactly (lowest index, with the reasons of the header) and raises
+-- XJ422; a failure it cannot explain (no element is invalid) is raised as it was.
+-- For a staging table, a line that is not JSON stops the INSERT (its cast to jsonb) and
+-- would stop the analysis too: xorj.score_copy_first_bad_line finds the first such line
+-- first, and only the elements before it are examined; the lower index is reported.
+CREATE OR REPLACE FUNCTION xorj.insert_score_batch(p_run_id uuid, p_source text, p_scores jsonb,
+                                                   p_first_index bigint, p_staging regclass)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_part    regclass := xorj.trader_scores_partition(p_run_id);
+    v_count   bigint;
+    v_before  bigint := 9223372036854775807;
+    v_bad_idx bigint;
+    v_bad     text;
+    v_refusal jsonb;
+BEGIN
+    BEGIN
+        EXECUTE format(
+            'INSERT INTO %s (id, run_id, wallet_address, xorj_trust_score, metrics, '
+            '                created_at, updated_at) '
+            'SELECT (b.id_prefix || ''8'' || lpad(to_hex(s.idx), 15, ''0''))::uuid, $1, '
+            '       (s.elem ->> ''wallet_address'')::xorj.solana_address, '
+            '       (s.elem -> ''xorj_trust_score'')::numeric, '
+            '       coalesce(s.elem -> ''metrics'', ''{}''::jsonb), b.at, b.at '
+            'FROM (SELECT clock_timestamp() AS at, '
+            '             left(replace(gen_random_uuid()::text, ''-'', ''''), 16) AS id_prefix) AS b, '
+            '     (%s) AS s '
+            'WHERE CASE WHEN jsonb_typeof(s.elem -> ''wallet_address'') = ''string'' '
+            '            AND jsonb_typeof(s.elem -> ''xorj_trust_score'') = ''number'' '
+            '            AND (s.elem -> ''xorj_trust_score'')::numeric <= 1.7976931348623157e308 '
+            '            AND s.elem - ''{wallet_address,xorj_trust_score,metrics}''::text[] = ''{}''::jsonb '
+            '       THEN true ELSE xorj.score_batch_stop() END',
+            v_part, p_source)
+        USING p_run_id, p_scores, p_first_index, v_before;
+        GET DIAGNOSTICS v_count = ROW_COUNT;
+        RETURN v_count;
+    EXCEPTION WHEN OTHERS THEN
+        IF p_staging IS NOT NULL THEN
+            SELECT f.idx, f.problem INTO v_bad_idx, v_bad
+            FROM xorj.score_copy_first_bad_line(p_staging) AS f;
+            v_before := coalesce(v_bad_idx, v_before);
         END IF;
-    ELSE
-        -- A later batch: the elements before the first invalid one (all of them when
-        -- none is), inserted except those whose wallet the run holds already.
-        v_before := coalesce(v_idx, 9223372036854775807);
-        WITH elements AS (
-            SELECT t.elem
-            FROM jsonb_array_elements(p_scores) WITH ORDINALITY AS t(elem, ord)
-            WHERE p_first_index + t.ord - 1 < v_before
-        ), ins AS (
-            INSERT INTO xorj.trader_scores AS s (run_id, wallet_address, xorj_trust_score, metrics)
-            SELECT p_run_id,
-                   (e.elem ->> 'wallet_address')::xorj.solana_address,
-                   (e.elem -> 'xorj_trust_score')::numeric,
-                   coalesce(e.elem -> 'metrics', '{}'::jsonb)
-            FROM elements e
-            ON CONFLICT ON CONSTRAINT trader_scores_run_wallet_key DO NOTHING
-            RETURNING s.wallet_address
+        v_refusal := xorj.score_batch_refusal(p_run_id, p_source, p_scores, p_first_index, v_before);
+        IF v_refusal IS NULL AND v_bad_idx IS NOT NULL THEN
+            v_refusal := jsonb_build_object('idx', v_bad_idx, 'suffix', '',
+                                            'msg', format('not JSON (%s)', v_bad),
+                                            'reason', 'not_json');
+        END IF;
+        IF v_refusal IS NULL THEN
+            RAISE;
+        END IF;
+        PERFORM xorj.raise_score_refusal(v_refusal);
+    END;
+    RETURN NULL;  -- not reached
+END
+$fn$;
+
+-- Stops the INSERT of xorj.insert_score_batch at an element its expressions refuse (the
+-- exact reason is found afterwards, by xorj.score_batch_refusal).
+CREATE OR REPLACE FUNCTION xorj.score_batch_stop() RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'XJ422', MESSAGE = 'invalid scores: an element is invalid';
+END
+$fn$;
+
+-- XJ422 for a refusal found by xorj.score_batch_refusal: {idx, suffix, msg, reason,
+-- duplicate_of}.
+CREATE OR REPLACE FUNCTION xorj.raise_score_refusal(p_refusal jsonb) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_field text := format('scores[%s]%s', p_refusal ->> 'idx', p_refusal ->> 'suffix');
+    v_msg   text := p_refusal ->> 'msg';
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'XJ422',
+        MESSAGE = format('invalid %s: %s', v_field, v_msg),
+        DETAIL  = xorj.refusal_detail(format('%s: %s', v_field, v_msg),
+                      jsonb_strip_nulls(jsonb_build_object(
+                          'index', (p_refusal ->> 'idx')::bigint,
+                          'reason', p_refusal ->> 'reason',
+                          'duplicate_of', (p_refusal ->> 'duplicate_of')::bigint)),
+                      jsonb_build_object('field', v_field)),
+        HINT    = 'Nothing of this batch was saved: correct the element and send the batch again.',
+        COLUMN  = v_field;
+END
+$fn$;
+
+-- The first invalid element of the batch p_source (see xorj.insert_score_batch) among
+-- those with an index below p_before, as {idx, suffix, msg, reason, duplicate_of}, or
+-- NULL when there is none. Called once the fast INSERT has failed (and been undone).
+--
+-- Every element is checked once, set-based, for what the batch alone decides (the CTE
+-- below); the first problem and the first repeated wallet among valid elements are found
+-- separately, the lower one wins. (The address test is the domain's, written as a length
+-- test plus a search for a character outside base58, several times cheaper than the
+-- {32,44} regex.) The wallets the run already holds are then found by an INSERT of the
+-- elements before that one, through the unique index (run_id, wallet_address) with ON
+-- CONFLICT DO NOTHING: an element it skipped is a wallet of an earlier batch. (A join of
+-- the batch with the run's scores would depend on the planner's estimate of a run that is
+-- still being filled, and a nested loop over a misestimated run is quadratic; the index
+-- probe of the INSERT is the same cost whatever the statistics say.) That INSERT is
+-- undone with the refusal the caller raises. (Batches of one run are serialized by the
+-- run's row lock, so no concurrent batch can slip a wallet in between.)
+CREATE OR REPLACE FUNCTION xorj.score_batch_refusal(p_run_id uuid, p_source text, p_scores jsonb,
+                                                    p_first_index bigint, p_before bigint)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_idx      bigint;
+    v_suffix   text;
+    v_msg      text;
+    v_reason   text;
+    v_dup_of   bigint;
+    v_before   bigint;
+    v_tried    bigint;
+    v_count    bigint;
+    v_inserted text[];
+    v_present  bigint;
+BEGIN
+    EXECUTE format($q$
+        WITH checked AS MATERIALIZED (
+            SELECT s.idx, s.elem ->> 'wallet_address' AS wallet,
+                CASE
+                    WHEN jsonb_typeof(s.elem) <> 'object' THEN
+                        ARRAY['', format('is not a JSON object but %%s', jsonb_typeof(s.elem)), 'not_an_object']
+                    WHEN s.elem - '{wallet_address,xorj_trust_score,metrics}'::text[] <> '{}'::jsonb THEN
+                        ARRAY['.' || (SELECT min(k) FROM jsonb_object_keys(
+                                          s.elem - '{wallet_address,xorj_trust_score,metrics}'::text[]) AS k),
+                              'is not a known field (wallet_address, xorj_trust_score, metrics)',
+                              'unknown_field']
+                    WHEN NOT s.elem ? 'wallet_address' THEN
+                        ARRAY['.wallet_address', 'is required', 'required']
+                    WHEN jsonb_typeof(s.elem -> 'wallet_address') <> 'string' THEN
+                        ARRAY['.wallet_address', format('must be a string, not %%s', jsonb_typeof(s.elem -> 'wallet_address')), 'wrong_type']
+                    WHEN length(s.elem ->> 'wallet_address') NOT BETWEEN 32 AND 44
+                         OR (s.elem ->> 'wallet_address') ~ '[^1-9A-HJ-NP-Za-km-z]' THEN
+                        ARRAY['.wallet_address', 'not a Solana address', 'not_an_address']
+                    WHEN NOT s.elem ? 'xorj_trust_score' THEN
+                        ARRAY['.xorj_trust_score', 'is required', 'required']
+                    WHEN jsonb_typeof(s.elem -> 'xorj_trust_score') <> 'number' THEN
+                        ARRAY['.xorj_trust_score', format('must be a number, not %%s', jsonb_typeof(s.elem -> 'xorj_trust_score')), 'wrong_type']
+                    WHEN (s.elem -> 'xorj_trust_score')::numeric < 0 THEN
+                        ARRAY['.xorj_trust_score', 'must be 0 or more', 'negative']
+                    WHEN (s.elem -> 'xorj_trust_score')::numeric > 1.7976931348623157e308 THEN
+                        ARRAY['.xorj_trust_score', 'must be at most 1.7976931348623157e308, the largest double', 'too_large']
+                    WHEN s.elem ? 'metrics' AND jsonb_typeof(s.elem -> 'metrics') <> 'object' THEN
+                        ARRAY['.metrics', format('must be a JSON object, not %%s', jsonb_typeof(s.elem -> 'metrics')), 'wrong_type']
+                END AS problem
+            FROM (%s) AS s
+        ), first_invalid AS (
+            SELECT c.idx, c.problem[1] AS suffix, c.problem[2] AS msg, c.problem[3] AS reason,
+                   NULL::bigint AS duplicate_of
+            FROM checked c
+            WHERE c.problem IS NOT NULL
+            ORDER BY c.idx
+            LIMIT 1
+        ), first_duplicate AS (
+            SELECT d.idx, '.wallet_address' AS suffix,
+                   format('duplicates scores[%%s].wallet_address', d.first_idx) AS msg,
+                   'duplicate_in_batch' AS reason, d.first_idx AS duplicate_of
+            FROM (SELECT c.idx,
+                         row_number() OVER w AS occurrence,
+                         first_value(c.idx) OVER w AS first_idx
+                  FROM checked c
+                  WHERE c.problem IS NULL
+                  WINDOW w AS (PARTITION BY c.wallet ORDER BY c.idx)) AS d
+            WHERE d.occurrence > 1
+            ORDER BY d.idx
+            LIMIT 1
         )
-        SELECT (SELECT count(*) FROM elements), count(*),
-               CASE WHEN count(*) < (SELECT count(*) FROM elements)
-                    THEN array_agg(ins.wallet_address::text) END
-        FROM ins
-        INTO v_tried, v_count, v_inserted;
+        SELECT f.idx, f.suffix, f.msg, f.reason, f.duplicate_of
+        FROM (SELECT * FROM first_invalid UNION ALL SELECT * FROM first_duplicate) AS f
+        ORDER BY f.idx
+        LIMIT 1
+    $q$, p_source)
+    INTO v_idx, v_suffix, v_msg, v_reason, v_dup_of
+    USING p_run_id, p_scores, p_first_index, p_before;
+
+    IF EXISTS (SELECT 1 FROM xorj.trader_scores s WHERE s.run_id = p_run_id) THEN
+        -- The elements before the first invalid one (all of them when none is), inserted
+        -- except those whose wallet the run holds already.
+        v_before := least(coalesce(v_idx, p_before), p_before);
+        EXECUTE format($q$
+            WITH elements AS (
+                SELECT s.idx, s.elem FROM (%s) AS s
+            ), ins AS (
+                INSERT INTO xorj.trader_scores AS t (run_id, wallet_address, xorj_trust_score, metrics)
+                SELECT $1,
+                       (e.elem ->> 'wallet_address')::xorj.solana_address,
+                       (e.elem -> 'xorj_trust_score')::numeric,
+                       coalesce(e.elem -> 'metrics', '{}'::jsonb)
+                FROM elements e
+                ON CONFLICT ON CONSTRAINT trader_scores_run_wallet_key DO NOTHING
+                RETURNING t.wallet_address
+            )
+            SELECT (SELECT count(*) FROM elements), count(*),
+                   CASE WHEN count(*) < (SELECT count(*) FROM elements)
+                        THEN array_agg(ins.wallet_address::text) END
+            FROM ins
+        $q$, p_source)
+        INTO v_tried, v_count, v_inserted
+        USING p_run_id, p_scores, p_first_index, v_before;
 
         IF v_count < v_tried THEN
             -- Some element was skipped: the first whose wallet this INSERT did not write
             -- comes before any invalid element.
-            SELECT min(p_first_index + t.ord - 1) INTO v_present
-            FROM jsonb_array_elements(p_scores) WITH ORDINALITY AS t(elem, ord)
-            WHERE p_first_index + t.ord - 1 < v_before
-              AND NOT (coalesce((SELECT jsonb_object_agg(w, true) FROM unnest(v_inserted) AS w),
-                                '{}'::jsonb)
-                       ? (t.elem ->> 'wallet_address'));
-            v_idx := v_present;
-            v_field := format('scores[%s].wallet_address', v_present);
-            v_msg := 'is already scored in this run (sent by an earlier batch)';
-            v_reason := 'already_scored';
-            v_duplicate_of := NULL;
+            EXECUTE format($q$
+                SELECT min(s.idx) FROM (%s) AS s
+                WHERE NOT (coalesce((SELECT jsonb_object_agg(w, true) FROM unnest($5::text[]) AS w),
+                                    '{}'::jsonb)
+                           ? (s.elem ->> 'wallet_address'))
+            $q$, p_source)
+            INTO v_present
+            USING p_run_id, p_scores, p_first_index, v_before, v_inserted;
+            RETURN jsonb_build_object('idx', v_present, 'suffix', '.wallet_address',
+                'msg', 'is already scored in this run (sent by an earlier batch)',
+                'reason', 'already_scored');
         END IF;
     END IF;
-
-    IF v_idx IS NOT NULL THEN
-        RAISE EXCEPTION USING
-            ERRCODE = 'XJ422',
-            MESSAGE = format('invalid %s: %s', v_field, v_msg),
-            DETAIL  = xorj.refusal_detail(format('%s: %s', v_field, v_msg),
-                          jsonb_strip_nulls(jsonb_build_object('index', v_idx, 'reason', v_reason,
-                                                               'duplicate_of', v_duplicate_of)),
-                          jsonb_build_object('field', v_field)),
-            HINT    = 'Nothing of this batch was saved: correct the element and send the batch again.',
-            COLUMN  = v_field;
+    IF v_idx IS NULL THEN
+        RETURN NULL;
     END IF;
-    RETURN v_count;
+    RETURN jsonb_build_object('idx', v_idx, 'suffix', v_suffix, 'msg', v_msg,
+                              'reason', v_reason, 'duplicate_of', v_dup_of);
+END
+$fn$;
+
+-- The staging table of run p_run_id in this session: pg_temp.scoring_copy_<id without
+-- dashes>, created when p_create and missing (TEMP, ON COMMIT DROP: it lives in the
+-- loading transaction only, and only this session sees it), else NULL when missing.
+-- Columns: line bigint, an identity (the lines' numbers from 1 in the order they arrive,
+-- through every COPY of the transaction), and doc text (one line of the engine's file).
+-- The engine may INSERT (COPY) into column doc, nothing else: it cannot read, change,
+-- delete or number the lines, and a session cannot reach another session's TEMP tables
+-- at all. A relation of that name that is not a table this function made (a TEMP table
+-- owned by the owner of the api) is refused (42501): the api reads it with the owner's
+-- rights.
+CREATE OR REPLACE FUNCTION xorj.scoring_copy_table(p_run_id uuid, p_create boolean)
+RETURNS regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_name text := 'scoring_copy_' || replace(p_run_id::text, '-', '');
+    v_rel  regclass := to_regclass(format('pg_temp.%I', v_name));
+BEGIN
+    IF v_rel IS NULL AND p_create THEN
+        EXECUTE format('CREATE TEMP TABLE %I (line bigint GENERATED ALWAYS AS IDENTITY, '
+                       'doc text NOT NULL) ON COMMIT DROP', v_name);
+        v_rel := to_regclass(format('pg_temp.%I', v_name));
+        EXECUTE format('GRANT INSERT (doc) ON %s TO xorj_engine', v_rel);
+        RETURN v_rel;
+    END IF;
+    IF v_rel IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM pg_class c
+            WHERE c.oid = v_rel AND c.relkind = 'r' AND c.relpersistence = 't'
+              AND c.relowner = (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user)) THEN
+        RAISE EXCEPTION USING
+            ERRCODE = '42501',
+            MESSAGE = format('pg_temp.%s is not a staging table of api.open_scoring_copy', v_name),
+            DETAIL  = xorj.refusal_detail('a relation of that name was made by someone else',
+                                          jsonb_build_object('reason', 'not_a_staging_table')),
+            HINT    = 'Drop it, then call api.open_scoring_copy.';
+    END IF;
+    RETURN v_rel;
+END
+$fn$;
+
+-- The first line of staging table p_staging that is not JSON (blank lines aside): its
+-- index (line - 1) and the parser's words, or NULLs when every line parses. A bisection
+-- over the line numbers, each step one set-based parse of a range in a subtransaction:
+-- about twice the parses of the whole table, on the refusal path only.
+CREATE OR REPLACE FUNCTION xorj.score_copy_first_bad_line(p_staging regclass,
+                                                          OUT idx bigint, OUT problem text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_lo  bigint;
+    v_hi  bigint;
+    v_mid bigint;
+BEGIN
+    EXECUTE format('SELECT min(c.line), max(c.line) FROM %s AS c', p_staging) INTO v_lo, v_hi;
+    IF v_lo IS NULL OR xorj.score_copy_parse_problem(p_staging, v_lo, v_hi) IS NULL THEN
+        RETURN;
+    END IF;
+    WHILE v_lo < v_hi LOOP
+        v_mid := v_lo + (v_hi - v_lo) / 2;
+        IF xorj.score_copy_parse_problem(p_staging, v_lo, v_mid) IS NOT NULL THEN
+            v_hi := v_mid;
+        ELSE
+            v_lo := v_mid + 1;
+        END IF;
+    END LOOP;
+    idx := v_lo - 1;
+    problem := xorj.score_copy_parse_problem(p_staging, v_lo, v_lo);
+END
+$fn$;
+
+-- NULL when every non-blank line of p_staging numbered p_from..p_to is JSON, else what the
+-- parser said of the first one it refused.
+CREATE OR REPLACE FUNCTION xorj.score_copy_parse_problem(p_staging regclass, p_from bigint,
+                                                         p_to bigint)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_message text;
+    v_detail  text;
+BEGIN
+    EXECUTE format('SELECT count(c.doc::jsonb) FROM %s AS c '
+                   'WHERE c.line BETWEEN $1 AND $2 AND c.doc ~ ''[^ \t\r]''', p_staging)
+    USING p_from, p_to;
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_detail = PG_EXCEPTION_DETAIL;
+    RETURN v_message || CASE WHEN coalesce(v_detail, '') <> '' THEN ': ' || v_detail ELSE '' END;
+END
+$fn$;
+
+-- The lines staged in p_staging (xorj.scoring_copy_table) as a batch of run p_run_id:
+-- line n is the element of index n - 1; blank lines (spaces, tabs and carriage returns
+-- only) are skipped and keep their numbers; a line that is not JSON is XJ422 on
+-- scores[n - 1], reason not_json. Otherwise exactly as xorj.insert_trader_scores.
+-- (OFFSET 0 keeps the source a subquery of its own: each line is parsed once, not once
+-- per reference to elem in the statement that reads it.)
+CREATE OR REPLACE FUNCTION xorj.insert_staged_scores(p_run_id uuid, p_staging regclass)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    RETURN xorj.insert_score_batch(p_run_id,
+        format('SELECT c.line - 1 AS idx, c.doc::jsonb AS elem FROM %s AS c '
+               'WHERE c.line - 1 < $4 AND c.doc ~ ''[^ \t\r]'' OFFSET 0', p_staging),
+        NULL, 0, p_staging);
 END
 $fn$;
 
@@ -645,6 +898,73 @@ END
 $fn$;
 REVOKE ALL ON FUNCTION api.add_scoring_scores(uuid, jsonb, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.add_scoring_scores(uuid, jsonb, integer) TO xorj_engine;
+
+-- Scores at COPY speed, for the engine's loader (`xorj engine load`): in ONE transaction,
+--   SELECT api.open_scoring_copy(run)            -- the staging table's name, e.g.
+--                                                -- pg_temp.scoring_copy_<run>
+--   COPY pg_temp.scoring_copy_<run> (doc) FROM STDIN   -- the file's lines, as they are
+--   SELECT api.add_scoring_copy(run)             -- validated and inserted: how many
+--   SELECT api.complete_scoring_run(run, '[]')   -- (or more COPYs and adds first)
+-- The staging table is a TEMP table of the session, made by the api (its owner's) with
+-- INSERT on column doc granted to xorj_engine and dropped at the end of the transaction
+-- (xorj.scoring_copy_table): nothing staged outlives the transaction, a rollback leaves
+-- nothing, and no other session (engine or not) can see or touch it. Line n of the COPY
+-- (counted from 1 over every COPY of the transaction) is the element of index n - 1, so
+-- the refusals of api.add_scoring_copy name scores[n - 1] exactly as
+-- api.add_scoring_scores would with first_index 0; blank lines are skipped and keep their
+-- numbers; a line that is not JSON is XJ422 reason not_json.
+-- A run that is not RUNNING is XJ423. Returns the staging table, schema-qualified.
+CREATE OR REPLACE FUNCTION api.open_scoring_copy(p_run_id uuid) RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    r xorj.scoring_runs := xorj.lock_scoring_run(p_run_id);
+BEGIN
+    IF r.status <> 'RUNNING' THEN
+        PERFORM xorj.scoring_run_refuse_scores(r);
+    END IF;
+    PERFORM xorj.scoring_copy_table(r.id, true);
+    RETURN format('pg_temp.%I', 'scoring_copy_' || replace(r.id::text, '-', ''));
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.open_scoring_copy(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.open_scoring_copy(uuid) TO xorj_engine;
+
+-- The lines COPYed since api.open_scoring_copy(run) (or since the last
+-- api.add_scoring_copy of the run), validated and inserted into the RUNNING run as one
+-- batch (xorj.insert_staged_scores: the rule of api.add_scoring_scores), then taken out
+-- of the staging table (line numbers go on). Returns the number of scores inserted. No
+-- staging table for the run in this transaction is XJ422 on run_id, reason no_copy; a run
+-- that is not RUNNING is XJ423.
+CREATE OR REPLACE FUNCTION api.add_scoring_copy(p_run_id uuid) RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    r       xorj.scoring_runs := xorj.lock_scoring_run(p_run_id);
+    v_table regclass;
+    v_count bigint;
+BEGIN
+    IF r.status <> 'RUNNING' THEN
+        PERFORM xorj.scoring_run_refuse_scores(r);
+    END IF;
+    v_table := xorj.scoring_copy_table(r.id, false);
+    IF v_table IS NULL THEN
+        PERFORM xorj.raise_invalid('run_id',
+            format('%s has no staged scores in this transaction', r.id),
+            'Call api.open_scoring_copy(run) and COPY the lines into the table it names first, in the same transaction.',
+            jsonb_build_object('reason', 'no_copy'));
+    END IF;
+    v_count := xorj.insert_staged_scores(r.id, v_table);
+    EXECUTE format('TRUNCATE %s', v_table);
+    RETURN v_count;
+END
+$fn$;
+REVOKE ALL ON FUNCTION api.add_scoring_copy(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.add_scoring_copy(uuid) TO xorj_engine;
 
 -- PENDING or RUNNING -> FAILED with the reason.
 CREATE OR REPLACE FUNCTION api.fail_scoring_run(p_run_id uuid, p_error text) RETURNS jsonb

@@ -250,6 +250,44 @@ def test_blank_lines_are_skipped_and_lines_keep_their_numbers(
     assert "COMPLETED with 3 scores" in out
 
 
+def test_lines_arrive_as_written_backslashes_tabs_and_carriage_returns_included(
+    run_cli: Runner, db_url: str, tmp_path: Path
+) -> None:
+    """The file goes to COPY as it is: a backslash, a tab (JSON whitespace) and a CRLF
+    line end must reach the database unchanged (COPY's text format would read them as
+    escapes and separators if the loader did not escape them)."""
+    metrics = {"note": 'a\\b "quoted" \\N \\.', "path": "C:\\x\\t"}
+    tricky = json.dumps({"wallet_address": address(2), "xorj_trust_score": 2, "metrics": metrics})
+    path = tmp_path / "tricky.jsonl"
+    path.write_bytes((score_line(1) + "\r\n" + tricky.replace(", ", ",\t")).encode())
+    code, out, err = run_cli("engine", "load", str(path))
+    assert code == 0, err
+    assert "COMPLETED with 2 scores" in out
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute(
+            "SELECT metrics FROM xorj.trader_scores WHERE wallet_address = %s", (address(2),)
+        ).fetchone()[0]
+    assert stored == metrics
+
+    # COPY's end-of-data marker as a line of the file is a line like any other: not JSON.
+    path.write_text(score_line(3) + "\n\\.\n" + score_line(4) + "\n")
+    code, _, err = run_cli("engine", "load", str(path))
+    assert code == 1
+    assert "line 2: invalid element: not JSON (" in err
+
+
+def test_a_bad_line_at_the_end_of_a_long_file_is_found_by_the_database(
+    run_cli: Runner, db_url: str, tmp_path: Path
+) -> None:
+    path = write_scores(tmp_path / "long.jsonl", 20_000, replace={19_999: '{"wallet_address": "'})
+    assert run_cli("engine", "load", str(path))[0] == 1
+    [(_, status, error, count)] = runs(db_url)
+    assert (status, count) == ("FAILED", 0)
+    assert error is not None and error.startswith(
+        "long.jsonl: line 19999: invalid element: not JSON ("
+    )
+
+
 def test_a_line_that_is_not_utf8_is_named(run_cli: Runner, db_url: str, tmp_path: Path) -> None:
     path = write_scores(tmp_path / "latin1.jsonl", 3)
     with path.open("ab") as f:

@@ -32,6 +32,17 @@ def add_scores(run_id: UUID | str, scores: Any, first_index: int = 0) -> Call:
     )
 
 
+def open_copy(run_id: UUID | str) -> Call:
+    """The run's staging table for this transaction (e.g. `pg_temp.scoring_copy_<run>`):
+    COPY the file's lines into its column doc, then add_copy."""
+    return api("open_scoring_copy", run_id=run_id)
+
+
+def add_copy(run_id: UUID | str) -> Call:
+    """The lines COPYed since open_copy, validated and inserted into the run: how many."""
+    return api("add_scoring_copy", run_id=run_id)
+
+
 def complete_run(run_id: UUID | str, scores: Any = (), allow_empty: bool = False) -> Call:
     """RUNNING -> COMPLETED with its (remaining) scores: the run as JSON."""
     return api("complete_scoring_run", run_id=run_id, scores=_json(scores), allow_empty=allow_empty)

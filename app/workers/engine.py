@@ -3,14 +3,19 @@
 The engine writes one JSON object per line, {"wallet_address", "xorj_trust_score",
 "metrics"?}. The loader creates a scoring run and starts it (one short transaction, so
 the run is visible as RUNNING while it loads), then, in ONE transaction, streams the file
-into the run in chunks (api.add_scoring_scores, each chunk's first index = its first
-line number - 1) and completes the run (api.complete_scoring_run(run, '[]')): the scores
-appear in api.ranked_traders all at once, or not at all.
+as it is into the run's staging table (api.open_scoring_copy, then COPY ... FROM STDIN:
+line n of the file is row n), has the database validate and insert every line in one
+set-based statement (api.add_scoring_copy) and completes the run
+(api.complete_scoring_run(run, '[]')): the scores appear in api.ranked_traders all at
+once, or not at all. Python parses nothing: every rule, JSON syntax included, is the
+database's (procedures/scoring.sql).
 
 Any refusal rolls that transaction back, and the run is then FAILED
 (api.fail_scoring_run, in a new transaction) with an error naming the line:
 
-* a line that is not JSON (or not UTF-8): `line 12: not JSON: Expecting value (column 1)`;
+* a line that is not JSON: `line 12: invalid element: not JSON (invalid input syntax for
+  type json: ...)`; a line that is not UTF-8: `line 12: not UTF-8 (...)` (the bytes are
+  checked here, a block at a time, before they are sent, to name the line);
 * an element the database refuses, its XJ422 index turned back into a line:
   `line 500: invalid xorj_trust_score: must be 0 or more`,
   `line 900: invalid wallet_address: duplicates line 10`;
@@ -21,16 +26,15 @@ Any refusal rolls that transaction back, and the run is then FAILED
   follow, so it must be asked for.)
 
 The previous completed run stays the one ranked whatever happens. Blank lines are
-skipped (each ends a chunk, so indexes still match lines). The file is read line by
-line, never held whole: memory is one chunk. Every call runs as role xorj_engine with
-xorj.actor = 'engine:loader' (app.dbapi.sync). A progress line (lines, lines/s)
-is drawn on stderr when it is a terminal.
+skipped by the database and keep their numbers. The file is read a block of lines at a
+time (--chunk lines), never held whole: memory is one block. Every call runs as role
+xorj_engine with xorj.actor = 'engine:loader' (app.dbapi.sync). A progress line (lines,
+lines/s) is drawn on stderr when it is a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 import sys
@@ -38,6 +42,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -50,8 +55,7 @@ from app.dbapi.sync import SyncDatabase
 
 ACTOR = "engine:loader"
 ROLE = "xorj_engine"
-# 10,000 lines a call: measured on 1,000,000 lines, larger chunks gain nothing (the
-# database's work per score dominates) and smaller ones pay a round trip per few lines.
+# Lines per block written to COPY (and per progress step): memory is one block.
 DEFAULT_CHUNK = 10_000
 MAX_CHUNK = 100_000
 DEFAULT_WAIT = 60.0  # seconds the loader waits for the database to come back
@@ -118,76 +122,49 @@ class Progress:
             self.stream.flush()
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+# COPY's text format reads a backslash as an escape and a tab as a column separator: they
+# are escaped so that each line arrives as it is; a carriage return is escaped too (COPY
+# refuses a bare one in data). A line is a row; the database numbers them.
+_COPY_ESCAPES = ((b"\\", b"\\\\"), (b"\t", b"\\t"), (b"\r", b"\\r"))
 
 
-def check_json_line(text: str, number: int) -> None:
-    """Raise LoadError unless `text` is exactly one JSON value (as PostgreSQL reads it:
-    NaN and Infinity are refused)."""
-    try:
-        json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise LoadError(f"line {number}: not JSON: {exc.msg} (column {exc.colno})") from None
-    except (ValueError, RecursionError) as exc:
-        raise LoadError(f"line {number}: not JSON: {exc}") from None
+def _not_utf8(block: bytes, first: int, exc: UnicodeDecodeError) -> LoadError:
+    number = first + block.count(b"\n", 0, exc.start)
+    column = exc.start - (block.rfind(b"\n", 0, exc.start) + 1)
+    return LoadError(f"line {number}: not UTF-8 ({exc.reason} at byte {column})")
 
 
-def read_chunks(stream: IO[bytes], size: int) -> Iterator[tuple[int, list[str]]]:
-    """(index of the first line, the lines' JSON texts) for consecutive non-blank lines, at
-    most `size` at a time; a blank line ends a chunk. Line n has index n - 1. Raises
-    LoadError naming the line at the first line that is not UTF-8 or not JSON."""
-    first = 0
-    chunk: list[str] = []
-    for number, raw in enumerate(stream, start=1):
+def read_blocks(stream: IO[bytes], size: int) -> Iterator[tuple[int, bytes]]:
+    """(number of lines, the COPY text of those lines) for consecutive blocks of at most
+    `size` lines. Raises LoadError naming the line at the first line that is not UTF-8
+    or holds a NUL byte (which no text value can hold)."""
+    first = 1
+    while True:
+        lines = list(islice(stream, size))
+        if not lines:
+            return
+        block = b"".join(lines)
+        if first == 1:
+            block = block.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark
         try:
-            text = raw.decode("utf-8")
+            block.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise LoadError(
-                f"line {number}: not UTF-8 ({exc.reason} at byte {exc.start})"
-            ) from None
-        if number == 1:
-            text = text.removeprefix("\ufeff")
-        if not text.strip():
-            if chunk:
-                yield first, chunk
-                chunk = []
-            continue
-        check_json_line(text, number)
-        if not chunk:
-            first = number - 1
-        chunk.append(text)
-        if len(chunk) >= size:
-            yield first, chunk
-            chunk = []
-    if chunk:
-        yield first, chunk
+            raise _not_utf8(block, first, exc) from None
+        if b"\0" in block:
+            number = first + block.count(b"\n", 0, block.index(b"\0"))
+            raise LoadError(f"line {number}: not JSON (a NUL byte)")
+        for raw, escaped in _COPY_ESCAPES:
+            if raw in block:
+                block = block.replace(raw, escaped)
+        if not block.endswith(b"\n"):
+            block += b"\n"
+        yield len(lines), block
+        first += len(lines)
 
 
-def _earlier_line(path: Path | None, wallet: str, before: int) -> int | None:
-    """The first line before line `before` of the file whose wallet_address is `wallet`:
-    a second streaming pass, only after a refusal."""
-    if path is None:
-        return None
-    needle = wallet.encode()
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if number >= before:
-                return None
-            if needle in raw:
-                try:
-                    value = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(value, dict) and value.get("wallet_address") == wallet:
-                    return number
-    return None
-
-
-def describe_refusal(exc: psycopg.Error, first: int, lines: list[str], path: Path | None) -> str:
-    """The database's refusal of the chunk starting at index `first`, its scores[i]
-    indexes turned into line numbers (line = i + 1):
-    `line 500: invalid xorj_trust_score: must be 0 or more`."""
+def describe_refusal(exc: psycopg.Error) -> str:
+    """The database's refusal of the file, its scores[i] indexes turned into line
+    numbers (line = i + 1): `line 500: invalid xorj_trust_score: must be 0 or more`."""
     diag = exc.diag
     message = one_line(exc, primary=True)
     column = diag.column_name or ""
@@ -198,8 +175,7 @@ def describe_refusal(exc: psycopg.Error, first: int, lines: list[str], path: Pat
         )
     known = facts(exc)  # the refusal's facts: index, field, reason (procedures/scoring.sql)
     if not isinstance(known.get("index"), int):
-        last = first + len(lines)
-        return f"lines {first + 1}..{last}: {message}"
+        return message
     index = known["index"]
     number = index + 1
 
@@ -208,19 +184,8 @@ def describe_refusal(exc: psycopg.Error, first: int, lines: list[str], path: Pat
             return m[2] or "element"
         return f"line {int(m[1]) + 1}"
 
-    text = _INDEX.sub(rewrite, message)
-    if known.get("reason") == "already_scored":
-        position = index - first
-        wallet = None
-        if 0 <= position < len(lines):
-            try:
-                wallet = json.loads(lines[position]).get("wallet_address")
-            except (ValueError, AttributeError):
-                wallet = None
-        earlier = _earlier_line(path, wallet, number) if isinstance(wallet, str) else None
-        if earlier is not None:
-            text = f"invalid wallet_address: duplicates line {earlier}"
-    return f"line {number}: {text}"
+    # The file is one batch: a wallet twice is "duplicates scores[j]", named by both lines.
+    return f"line {number}: {_INDEX.sub(rewrite, message)}"
 
 
 def _report_wait(attempt: int, delay: float, exc: BaseException) -> None:
@@ -284,20 +249,20 @@ def load_file(
         count = 0
         lines = 0
         error: str | None = None
-        current: tuple[int, list[str]] = (0, [])
         try:
             with db.transaction() as t:
-                for first, texts in read_chunks(stream, chunk):
-                    current = (first, texts)
-                    body = "[" + ",".join(texts) + "]"  # the lines' JSON, passed on as it is
-                    count += t.run(scoring.add_scores(run_id, body, first))
-                    lines = first + len(texts)
-                    bar.update(lines)
+                table = t.run(scoring.open_copy(run_id))
+                with t.conn.cursor().copy(f"COPY {table} (doc) FROM STDIN") as copy:
+                    for number, block in read_blocks(stream, chunk):
+                        copy.write(block)
+                        lines += number
+                        bar.update(lines)
+                count = t.run(scoring.add_copy(run_id))
                 t.run(scoring.complete_run(run_id, [], allow_empty))
         except LoadError as exc:
             error = str(exc)
         except psycopg.Error as exc:
-            error = describe_refusal(exc, current[0], current[1], file_path)
+            error = describe_refusal(exc)
         except KeyboardInterrupt:
             bar.close(lines)
             _fail_run(db, run_id, f"interrupted after line {lines}")
@@ -374,7 +339,7 @@ def register_cli(subparsers: Any) -> None:
         "--chunk",
         type=_chunk_size,
         default=DEFAULT_CHUNK,
-        help=f"lines per database call (default {DEFAULT_CHUNK:,})",
+        help=f"lines per block sent to the database (default {DEFAULT_CHUNK:,})",
     )
     p.add_argument(
         "--allow-empty",

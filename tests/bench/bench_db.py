@@ -11,8 +11,10 @@ Rows (tests/bench/bench_sql.py, tests/bench/bench_http.py):
    BEGIN, INSERT into a logged table with the trade log's columns and unique keys, one
    event row, COMMIT. Goal: time ratio <= 1.25.
 2. complete_scoring_run with 100,000 (and 1,000,000) scores vs CREATE TABLE + COPY of the
-   same rows into a logged table with unique (run_id, wallet_address). Goal <= 2.0.
-3. `xorj engine load` of 100,000 lines vs `psql \\copy` of the same file. Goal <= 2.0.
+   same rows into a logged table with the keys of trader_scores: primary key (id, run_id),
+   unique (run_id, wallet_address). Goal <= 2.0.
+3. `xorj engine load` of 100,000 lines vs `psql \\copy` of the same file into a table with
+   an id primary key and one jsonb column, unique on the wallet. Goal <= 2.0.
 4. GET /api/bot/status and POST /internal/trades of `xorj serve` vs the minimal app
    (tests/bench/minimal_app.py), 1 and 2 uvicorn workers, 32 keep-alive connections.
    Goal: real/minimal >= 0.8 in requests/s.

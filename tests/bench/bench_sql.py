@@ -12,10 +12,14 @@ on logged tables, in the same database, A/B/A/B.
   sides hold the same number of rows after every round.
 * complete_scoring_run: the engine's two transactions (create and start a run, then
   complete it with every score as one JSON text) against CREATE TABLE (the scores'
-  columns, unique (run_id, wallet_address)) and COPY of the same rows.
+  columns and their keys: primary key (id, run_id) with ids of gen_random_uuid(), unique
+  (run_id, wallet_address)) and COPY of the same rows.
 * `xorj engine load FILE` (the installed command, a process of its own) against
-  `psql -1 -c 'CREATE TABLE ...' -c '\\copy ... FROM FILE'` (one jsonb column, unique on
-  the wallet).
+  `psql -1 -c 'CREATE TABLE ...' -c '\\copy ... FROM FILE'` (an id primary key of
+  gen_random_uuid() and one jsonb column, unique on the wallet).
+  The baselines have the keys of xorj.trader_scores (its primary key was missing from
+  them before issue 13), not its rank index, foreign key or checks: those are the rules'
+  price.
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ CREATE TABLE bench.trades (
     updated_at              timestamptz NOT NULL DEFAULT clock_timestamp(),
     last_valid_block_height bigint,
     venue                   text NOT NULL DEFAULT 'live',
+    records_signature_first boolean NOT NULL DEFAULT false,
+    search_until_height     bigint,
+    failure_basis           text,
     UNIQUE (user_vault_address, client_order_id),
     UNIQUE (transaction_signature)
 );
@@ -410,7 +417,7 @@ def bench_complete_scoring_run(db: Db, n: int, rounds: int) -> Row:
                     "xorj_trust_score numeric NOT NULL, metrics jsonb NOT NULL DEFAULT '{}', "
                     "created_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
                     "updated_at timestamptz NOT NULL DEFAULT clock_timestamp(), "
-                    "UNIQUE (run_id, wallet_address))"
+                    "PRIMARY KEY (id, run_id), UNIQUE (run_id, wallet_address))"
                 )
                 copy_sql = (
                     f"COPY {table} (run_id, wallet_address, xorj_trust_score, metrics) FROM STDIN"
@@ -451,7 +458,11 @@ def bench_engine_load(db: Db, lines: int, rounds: int) -> Row:
     def base(r: int) -> float:
         table = f"bench.lines_{uuid.uuid4().hex}"
         argv = [pg_tool("psql"), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1"]
-        argv += ["-c", f"CREATE TABLE {table} (doc jsonb NOT NULL)"]
+        argv += [
+            "-c",
+            f"CREATE TABLE {table} (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "
+            "doc jsonb NOT NULL)",
+        ]
         argv += ["-c", f"CREATE UNIQUE INDEX ON {table} ((doc ->> 'wallet_address'))"]
         argv += ["-c", f"\\copy {table} (doc) FROM '{path}'"]
         checkpoint()
