@@ -4,10 +4,19 @@ HS256 with JWT_SECRET by default; RS256, ES256 or EdDSA with JWT_PUBLIC_KEY (and
 JWT_ALGORITHM) when set. JWT_ISSUER / JWT_AUDIENCE, when set, must match. The user's
 wallet is the `wallet_address` claim, else `sub`, and must be a Solana address. Service
 tokens carry `role: "engine"` or `role: "bot"`.
+
+`Verifier` does the work once that does not change between requests: the key is parsed
+and checked once (PyJWT would parse a PEM, and try an HMAC secret as a DER key, at every
+decode), and a token fully verified once (PyJWT: format, algorithm, signature, claims)
+keeps its parsed claims and principal in a bounded cache. A token seen again has its
+signature checked again with the prepared key, and its `exp` against the clock (its
+`nbf` and `iat` held when it was first verified, and time moves forward); nothing else
+is parsed again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -17,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from jwt.utils import base64url_decode
 
 from app.config import ConfigError
 
@@ -83,22 +93,28 @@ class Principal:
     # The verified token's claims, put into each transaction (request.jwt.claims): the
     # database takes the user's wallet from them.
     claims: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # The claims as the JSON text the prelude sets (serialized once per token).
+    claims_json: str = field(default="", compare=False, repr=False)
+    actor: str = field(default="", compare=False)
 
-    @property
-    def actor(self) -> str:
-        return f"{'api' if self.kind == 'user' else self.kind}:{self.subject}"
+    def __post_init__(self) -> None:
+        if not self.actor:
+            kind = "api" if self.kind == "user" else self.kind
+            object.__setattr__(self, "actor", f"{kind}:{self.subject}")
+        if self.claims and not self.claims_json:
+            text = json.dumps(self.claims, separators=(",", ":"), default=str)
+            object.__setattr__(self, "claims_json", text)
 
 
 class InvalidToken(Exception):
     pass
 
 
-def verify(token: str, config: AuthConfig) -> Principal:
-    """The principal of a token, or InvalidToken (never says why to the caller)."""
+def _decode(token: str, key: Any, config: AuthConfig) -> dict[str, Any]:
     try:
-        claims: dict[str, Any] = jwt.decode(
+        return jwt.decode(
             token,
-            config.verify_key,
+            key,
             algorithms=[config.algorithm],
             issuer=config.issuer,
             audience=config.audience,
@@ -110,6 +126,9 @@ def verify(token: str, config: AuthConfig) -> Principal:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
     role = claims.get("role")
     if role in ("engine", "bot"):
         subject = str(claims.get("sub") or role)
@@ -120,6 +139,56 @@ def verify(token: str, config: AuthConfig) -> Principal:
     if not isinstance(wallet, str) or not ADDRESS.match(wallet):
         raise InvalidToken("no valid wallet")
     return Principal("user", wallet, wallet, claims=claims)
+
+
+class Verifier:
+    """Verifies tokens with one configuration's key, prepared once; see the module's
+    docstring for what a token seen again costs."""
+
+    CACHE_SIZE = 4096  # tokens; the oldest leaves first
+
+    def __init__(self, config: AuthConfig) -> None:
+        self.config = config
+        self.algorithm = jwt.PyJWS().get_algorithm_by_name(config.algorithm)
+        # The parsed public key (a cryptography object, which PyJWT takes as it is), or
+        # the HMAC secret (checked once here; PyJWT checks it again on a first decode).
+        self.key = self.algorithm.prepare_key(config.verify_key)
+        self.decode_key = config.verify_key if config.algorithm == "HS256" else self.key
+        self.seen: dict[str, tuple[Principal, int, bytes, bytes]] = {}
+
+    def verify(self, token: str) -> Principal:
+        """The principal of a token, or InvalidToken (never says why to the caller)."""
+        known = self.seen.get(token)
+        if known is None:
+            return self._first(token)
+        principal, expires, signing_input, signature = known
+        if not self.algorithm.verify(signing_input, self.key, signature):
+            raise InvalidToken("InvalidSignatureError")  # cannot happen with one key
+        if expires <= time.time():
+            del self.seen[token]
+            raise InvalidToken("ExpiredSignatureError")
+        return principal
+
+    def _first(self, token: str) -> Principal:
+        claims = _decode(token, self.decode_key, self.config)
+        principal = _principal(claims)
+        signing_input, _, encoded = token.encode().rpartition(b".")
+        if len(self.seen) >= self.CACHE_SIZE:
+            del self.seen[next(iter(self.seen))]
+        expires = int(claims["exp"])  # as PyJWT reads it
+        self.seen[token] = (principal, expires, signing_input, base64url_decode(encoded))
+        return principal
+
+
+_verifiers: dict[AuthConfig, Verifier] = {}
+
+
+def verify(token: str, config: AuthConfig) -> Principal:
+    """The principal of a token, or InvalidToken (never says why to the caller)."""
+    verifier = _verifiers.get(config)
+    if verifier is None:
+        verifier = _verifiers[config] = Verifier(config)
+    return verifier.verify(token)
 
 
 def issue(

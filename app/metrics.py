@@ -11,6 +11,11 @@ Two kinds, so that a scrape is right whatever process serves it:
   procedures/ops.sql): trades by status, the oldest unfinished trade, running jobs, the
   latest scoring run, enabled bots. They count the work of every process (API, bots,
   engine loader) and agree whichever worker answers.
+
+Per request only the request counter and the latency histogram are written (their
+labelled children kept, not looked up again); the pool figures are written by each
+worker once a second (`refresh_pool`, from the app's lifespan) and by the worker that
+answers a scrape, not per request.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class Metrics:
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self.registry = CollectorRegistry()
         self.database: Database | None = None
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         registry = self.registry
         self.requests = Counter(
             "xorj_http_requests",
@@ -117,8 +123,20 @@ class Metrics:
         }
 
     def observe_request(self, route: str, method: str, status: int, elapsed: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(elapsed)
+        key = (route, method, status)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= 4096:  # routes are templates: a bound, no more
+                self._children.clear()
+            child = self._children[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+            )
+        child[0].inc()
+        child[1].observe(elapsed)
+
+    def refresh_pool(self) -> None:
+        """Write this process's pool figures (size, idle, waiting) to their gauges."""
         if self.database is not None:
             stats = self.database.stats()
             for key, gauge in self.pool.items():
@@ -127,16 +145,13 @@ class Metrics:
     def render(self, domain: Iterable[tuple[str, dict[str, str], float]] | None) -> bytes:
         """The text of a scrape: the processes' metrics, then the domain figures (`domain`
         None: the database could not be read)."""
+        self.refresh_pool()  # this worker's figures are current; the others' a second old
         if self.multiprocess:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         else:
-            if self.database is not None:
-                stats = self.database.stats()
-                for key, gauge in self.pool.items():
-                    gauge.set(stats.get(key, 0))
             registry = self.registry
         rows = CollectorRegistry()
         rows.register(_Rows(domain or [], domain is not None))

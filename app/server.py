@@ -10,17 +10,19 @@ per request, with a timestamp and the worker's pid) and shares the metrics of th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import random
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Request, Response
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.connection import ASGIConnection
@@ -39,7 +41,15 @@ from litestar.middleware._utils import should_bypass_middleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import config as app_config
-from app.auth import INVALID_TOKEN, MISSING_HEADER, AuthConfig, InvalidToken, auth_config, verify
+from app.auth import (
+    INVALID_TOKEN,
+    MISSING_HEADER,
+    AuthConfig,
+    InvalidToken,
+    Principal,
+    Verifier,
+    auth_config,
+)
 from app.dbapi.aio import Database
 from app.errors import ApiError
 from app.metrics import Metrics
@@ -52,6 +62,7 @@ access_log = logging.getLogger("xorj.access")
 
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/metrics$", "^/schema"]
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+POOL_GAUGE_SECONDS = 1.0
 
 
 class JWTMiddleware(AbstractAuthenticationMiddleware):
@@ -69,28 +80,48 @@ class JWTMiddleware(AbstractAuthenticationMiddleware):
             scopes=self.scopes,
         ):
             try:
-                result = await self.authenticate_request(ASGIConnection(scope))
+                scope["user"], scope["auth"] = _authenticate(scope)
             except NotAuthorizedException as exc:
                 request: Request = Request(scope, receive)
                 response = handle_not_authorized(request, exc)
                 await response.to_asgi_response(app=None, request=request)(scope, receive, send)
                 return
-            scope["user"] = result.user
-            scope["auth"] = result.auth
         await self.app(scope, receive, send)
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
-        header = connection.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise NotAuthorizedException(detail=MISSING_HEADER)
-        try:
-            principal = verify(token.strip(), connection.app.state.auth)
-        except InvalidToken as exc:
-            connection.scope.setdefault("state", {})["auth_failure"] = str(exc)
-            raise NotAuthorizedException(detail=INVALID_TOKEN) from exc
-        connection.scope.setdefault("state", {})["wallet"] = principal.wallet or principal.actor
-        return AuthenticationResult(user=principal, auth=token)
+        user, token = _authenticate(connection.scope)
+        return AuthenticationResult(user=user, auth=token)
+
+
+def _authenticate(scope: Scope) -> tuple[Principal, str]:
+    """The principal of the request's bearer token (read from the raw headers), or
+    NotAuthorizedException with the original system's message."""
+    header = ""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            header = value.decode("latin-1")
+            break
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthorizedException(detail=MISSING_HEADER)
+    state = scope.setdefault("state", {})
+    try:
+        principal = scope["app"].state.verifier.verify(token)
+    except InvalidToken as exc:
+        state["auth_failure"] = str(exc)
+        raise NotAuthorizedException(detail=INVALID_TOKEN) from exc
+    state["wallet"] = principal.wallet or principal.actor
+    return principal, token
+
+
+_ids = random.Random()  # request ids: unique, not secret (uuid4's form, without a syscall)
+os.register_at_fork(after_in_child=_ids.seed)
+
+
+def new_request_id() -> str:
+    h = f"{_ids.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
 class RequestContextMiddleware:
@@ -102,32 +133,38 @@ class RequestContextMiddleware:
         # Allow of an OPTIONS answer by path template: Litestar 2's own OPTIONS handler
         # lists only the methods of the first handler registered on a path (litestar#4169).
         self.allow = allow or {}
+        self.pid = os.getpid()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = ""
-        for name, value in scope.get("headers", []):
+        request_id = ""
+        for name, value in scope["headers"]:
             if name == b"x-request-id":
                 given = value.decode("latin-1")
+                if len(given) <= 128 and given.isprintable():
+                    request_id = given
                 break
-        request_id = (
-            given if given and len(given) <= 128 and given.isprintable() else str(uuid.uuid4())
-        )
+        request_id = request_id or new_request_id()
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         started = time.perf_counter()
-        status = {"code": 500}
+        status = 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                headers = MutableScopeHeaders.from_message(message)
-                headers["X-Request-ID"] = request_id
-                allow = self.allow.get(scope.get("path_template", ""))
-                if allow and scope["method"] == "OPTIONS" and "allow" in headers:
-                    headers["Allow"] = allow
+                status = message["status"]
+                headers = message.get("headers")
+                message["headers"] = headers = list(headers) if headers else []
+                headers.append(id_header)
+                if scope["method"] == "OPTIONS":
+                    allow = self.allow.get(scope.get("path_template", ""))
+                    mutable = MutableScopeHeaders.from_message(message)
+                    if allow and "allow" in mutable:
+                        mutable["Allow"] = allow
             await send(message)
 
         try:
@@ -136,24 +173,25 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or "unmatched"
             metrics: Metrics = scope["app"].state.metrics
-            metrics.observe_request(route, scope["method"], status["code"], elapsed)
-            access_log.info(
-                json.dumps(
-                    {
-                        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                        "pid": os.getpid(),
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "route": route,
-                        "path": scope["path"],
-                        "status": status["code"],
-                        "ms": round(elapsed * 1000, 2),
-                        "wallet": state.get("wallet"),
-                        "auth_failure": state.get("auth_failure"),
-                        "error_code": state.get("error_code"),
-                    }
+            metrics.observe_request(route, scope["method"], status, elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    msgspec.json.encode(
+                        {
+                            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                            "pid": self.pid,
+                            "request_id": request_id,
+                            "method": scope["method"],
+                            "route": route,
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round(elapsed * 1000, 2),
+                            "wallet": state.get("wallet"),
+                            "auth_failure": state.get("auth_failure"),
+                            "error_code": state.get("error_code"),
+                        }
+                    ).decode()
                 )
-            )
 
 
 def _error_response(request: Request, error: ApiError) -> Response:
@@ -278,9 +316,11 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await database.check_login()  # a superuser or the owner: refuse to start
         await database.open()
+        refresher = asyncio.create_task(_refresh_pool(metrics))
         try:
             yield
         finally:
+            refresher.cancel()
             await database.close()
 
     application = Litestar(
@@ -303,7 +343,13 @@ def create_app(
             Exception: handle_internal,
         },
         lifespan=[lifespan],
-        state=_state(database=database, auth=auth, metrics=metrics, expected=expected_version()),
+        state=_state(
+            database=database,
+            auth=auth,
+            verifier=Verifier(auth),
+            metrics=metrics,
+            expected=expected_version(),
+        ),
         request_max_body_size=max_body_bytes,
         openapi_config=openapi_config(_version()),
         plugins=[AmountSchema()],
@@ -320,6 +366,13 @@ def create_app(
         application.asgi_handler, _allowed_methods(application)
     )
     return application
+
+
+async def _refresh_pool(metrics: Metrics) -> None:
+    """The pool gauges of this worker, written once a second (not per request)."""
+    while True:
+        metrics.refresh_pool()
+        await asyncio.sleep(POOL_GAUGE_SECONDS)
 
 
 def _allowed_methods(application: Litestar) -> dict[str, str]:
@@ -371,6 +424,11 @@ def configure_logging() -> None:
     (pytest, an embedding application)."""
     root = logging.getLogger()
     if not root.handlers:
+        # A record without the thread, the process name or the caller's frame (the lines
+        # name none of them): the logging docs' "Optimization".
+        logging.logThreads = False
+        logging.logMultiprocessing = False
+        logging._srcfile = None  # type: ignore[attr-defined]
         handler = logging.StreamHandler()
         handler.setFormatter(JsonLines())
         root.addHandler(handler)

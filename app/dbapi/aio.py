@@ -2,23 +2,34 @@
 `call`) executing one api function in one transaction as one role, with the caller's
 verified claims and actor (the prelude of app/dbapi/core.py).
 
+One round trip per call where it can (core.one_trip): the prelude and the call go as one
+query string, run by PostgreSQL as one implicit transaction; a call with a large or
+structured parameter is sent as BEGIN, prelude, call, COMMIT.
+
 Connections are made with prepare_threshold=None and checked once for the login
-(`PrivilegedLogin`: a superuser or the owner is refused). Recovery: a connection found
-dead before the transaction could commit (the database restarted, or was killed) is
-dropped and the call run again on a new one; the pool does not back off between
-connection attempts, and a waiting request asks it again every WAIT_SLICE, so the first
-request after the database is back succeeds.
+(`PrivilegedLogin`: a superuser or the owner is refused); no connection is probed per
+request. Recovery: a connection the server has closed (the database restarted, or was
+killed) has something to read, or an end of file, while it sits idle in the pool; that
+is seen without a round trip (`_closed_by_server`, one poll(2) of its socket) before
+anything is sent on it, and it is dropped for another one. Once the one-trip statement
+is sent, a lost connection is not retried (its implicit commit may have happened): 503,
+as for any failure after a commit was sent. On the extended way, a connection found
+dead before the commit was sent is retried on another one. The pool does not back off
+between connection attempts, and a waiting request asks it again every WAIT_SLICE, so
+the first request after the database is back succeeds.
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg import AsyncClientCursor
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from app.dbapi.core import (
@@ -30,6 +41,7 @@ from app.dbapi.core import (
     PrivilegedLogin,
     connection_lost,
     login_problem,
+    one_trip,
     prelude_params,
 )
 from app.errors import ApiError, from_database
@@ -123,39 +135,64 @@ class Database:
         query: str,
         params: Sequence[Any] | Mapping[str, Any] = (),
         actor: str = "",
-        claims: Mapping[str, Any] | None = None,
+        claims: Mapping[str, Any] | str | None = None,
     ) -> list[tuple[Any, ...]]:
         """Run `query` as the role of `kind` ('user', 'engine', 'bot', 'readonly') in one
         transaction, with `claims` and `actor` set, and return its rows; a database
         refusal becomes an ApiError."""
         prelude = prelude_params(ROLES[kind], claims, actor, self.timeout_ms)
-        # A connection found dead before the commit was sent is retried on another one:
-        # nothing of the transaction can have been committed. Every idle connection may be
-        # dead after a restart, so up to the pool's size of them are tried.
+        trip = one_trip(query, params, prelude)
+        try:
+            if trip is not None:
+                return await self._one_trip(*trip)
+            return await self._extended(query, params, prelude)
+        except PoolTimeout as exc:
+            raise self._unavailable(exc) from exc
+        except psycopg.Error as exc:
+            sqlstate = exc.sqlstate or "no_sqlstate"
+            self._count(sqlstate)
+            error = from_database(exc)
+            if error.status >= 500:
+                log.error("database error %s: %s", sqlstate, exc)
+            raise error from exc
+
+    async def _one_trip(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The prelude and the call in one query string (core.one_trip): its second result.
+        Connections the server closed while they were idle are dropped unused; up to the
+        pool's size of them (every idle one may be dead after a restart)."""
+        for _ in range(self.max_size + 1):
+            async with self._connection() as conn:
+                if _closed_by_server(conn):
+                    log.info("dropping a pooled connection the server has closed")
+                    await conn.close()
+                    continue
+                cur = AsyncClientCursor(conn)
+                await cur.execute(sql, params)
+                cur.nextset()
+                return await cur.fetchall() if cur.description else []
+        raise psycopg.OperationalError("every connection tried had been closed by the server")
+
+    async def _extended(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any], prelude: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """BEGIN, prelude, call, COMMIT. A connection found dead before the commit was
+        sent is retried on another one: nothing of the transaction can have been
+        committed. Every idle connection may be dead after a restart, so up to the pool's
+        size of them are tried."""
         for attempt in range(self.max_size + 1):
             committing = False
-            try:
-                async with self._connection() as conn:
-                    try:
-                        async with conn.transaction():
-                            await conn.execute(PRELUDE, prelude)
-                            cur = await conn.execute(query, params)
-                            rows = await cur.fetchall() if cur.description else []
-                            committing = True
-                        return rows
-                    except psycopg.Error as exc:
-                        if committing or not connection_lost(exc, conn) or attempt == self.max_size:
-                            raise
-                        log.info("connection lost before the commit; retrying: %s", exc)
-            except PoolTimeout as exc:
-                raise self._unavailable(exc) from exc
-            except psycopg.Error as exc:
-                sqlstate = exc.sqlstate or "no_sqlstate"
-                self._count(sqlstate)
-                error = from_database(exc)
-                if error.status >= 500:
-                    log.error("database error %s: %s", sqlstate, exc)
-                raise error from exc
+            async with self._connection() as conn:
+                try:
+                    async with conn.transaction():
+                        await conn.execute(PRELUDE, prelude)
+                        cur = await conn.execute(query, params)
+                        rows = await cur.fetchall() if cur.description else []
+                        committing = True
+                    return rows
+                except psycopg.Error as exc:
+                    if committing or not connection_lost(exc, conn) or attempt == self.max_size:
+                        raise
+                    log.info("connection lost before the commit; retrying: %s", exc)
         raise AssertionError("unreachable")
 
     @asynccontextmanager
@@ -175,9 +212,10 @@ class Database:
                 if time.monotonic() >= deadline:
                     raise
         try:
-            async with conn:
-                yield conn
+            yield conn
         finally:
+            # The pool rolls back a transaction left open (an error on the extended way)
+            # and replaces a closed connection.
             await self.pool.putconn(conn)
 
     async def run(
@@ -185,7 +223,7 @@ class Database:
         call: Call,
         kind: str,
         actor: str = "",
-        claims: Mapping[str, Any] | None = None,
+        claims: Mapping[str, Any] | str | None = None,
     ) -> Any:
         """Run a Call of the noun modules as the role of `kind`; its answer."""
         return call.answer(await self.call(kind, call.sql, call.params, actor, claims))
@@ -206,3 +244,17 @@ class Database:
 
     def stats(self) -> dict[str, int]:
         return dict(self.pool.get_stats())
+
+
+_POLL_READ = select.POLLIN | select.POLLERR | select.POLLHUP
+
+
+def _closed_by_server(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection has anything to read: the server sends nothing
+    unasked to an idle session of this pool (no LISTEN), except the error and end of
+    file of a terminated one. No round trip: one poll(2) with no wait."""
+    if conn.closed or conn.broken:
+        return True
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, _POLL_READ)
+    return bool(poller.poll(0))

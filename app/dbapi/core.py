@@ -11,6 +11,10 @@ only (set_config(..., true): never a session setting or a startup option, so tha
 holds behind a transaction pooler): the role (xorj_api, xorj_engine, xorj_bot or
 xorj_readonly), the verified token's claims (request.jwt.claims: the user functions take
 the wallet from there), the actor of the audit trails and the statement_timeout.
+
+The HTTP door sends the prelude and the call in one round trip where it can
+(`one_trip`): one query string of two statements, which PostgreSQL runs as one implicit
+transaction (see ONE_TRIP_PRELUDE).
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import psycopg
 
@@ -66,6 +73,12 @@ class Call:
         if not rows:
             return None
         return rows[0][0] if self.shape == VALUE else rows[0]
+
+
+def as_text(call: Call) -> Call:
+    """The same call with its one column as text: a jsonb answer as its JSON text, to be
+    passed on as it is (no decoding into Python objects and encoding again)."""
+    return Call(f"SELECT q.v::text FROM ({call.sql}) AS q(v)", call.params, call.shape)
 
 
 @dataclass(frozen=True)
@@ -146,14 +159,68 @@ def login_problem(row: Sequence[Any] | None) -> str | None:
 
 
 def prelude_params(
-    role: str, claims: Mapping[str, Any] | None, actor: str, timeout_ms: int
+    role: str, claims: Mapping[str, Any] | str | None, actor: str, timeout_ms: int
 ) -> tuple[str, str, str, str]:
-    return (
-        role,
-        json.dumps(claims, separators=(",", ":"), default=str) if claims else "",
-        actor[:200],
-        str(max(1, int(timeout_ms))),
-    )
+    """The prelude's parameters; `claims` a mapping, or its JSON text already made (an
+    HTTP principal's, serialized once per token: app.auth)."""
+    if claims and not isinstance(claims, str):
+        claims = json.dumps(claims, separators=(",", ":"), default=str)
+    return (role, claims or "", actor[:200], str(max(1, int(timeout_ms))))
+
+
+# --- one round trip ---------------------------------------------------------------------
+# The prelude and the call as one query string, sent with the simple query protocol and
+# its parameters bound by the client (psycopg's client-side cursor quotes them):
+# PostgreSQL runs the statements of one query string in one implicit transaction, so the
+# settings of the first (set_config(..., true)) hold for the second and end with it
+# (reset at its commit, also behind a transaction pooler); an error in either rolls both
+# back, and each statement gets the statement_timeout the prelude set. One round trip
+# instead of four (BEGIN, prelude, call, COMMIT): one statement could not do it, the
+# role must be set before the call's EXECUTE right is checked, when it is planned.
+#
+# Text quoted by the client costs more in Python than a parameter of the extended
+# protocol (about 20 ms a megabyte), and a structured value (Jsonb, a list) would be
+# serialized twice: a call with such a parameter, or more than ONE_TRIP_MAX_TEXT
+# characters of text, is sent the extended way (`one_trip` gives None).
+
+ONE_TRIP_PRELUDE = (
+    "SELECT set_config('role', %(xorj_role)s, true), "
+    "set_config('request.jwt.claims', %(xorj_claims)s, true), "
+    "set_config('xorj.actor', %(xorj_actor)s, true), "
+    "set_config('statement_timeout', %(xorj_timeout)s, true);\n"
+)
+_PRELUDE_NAMES = ("xorj_role", "xorj_claims", "xorj_actor", "xorj_timeout")
+ONE_TRIP_MAX_TEXT = 64 * 1024
+_SCALARS = frozenset({type(None), bool, int, float, Decimal, UUID, datetime, date, timedelta})
+_one_trip_sql: dict[str, str] = {}
+
+
+def one_trip(
+    sql: str, params: Sequence[Any] | Mapping[str, Any], prelude: Sequence[str]
+) -> tuple[str, dict[str, Any]] | None:
+    """The query string and parameters that run `prelude` (prelude_params) and then `sql`
+    in one round trip, or None when the call must go the extended way (see above)."""
+    if not isinstance(params, Mapping):
+        return None
+    text = 0
+    for value in params.values():
+        kind = type(value)
+        if kind is str:
+            text += len(value)
+        elif kind not in _SCALARS:
+            return None
+    if text > ONE_TRIP_MAX_TEXT:
+        return None
+    combined = _one_trip_sql.get(sql)
+    if combined is None:
+        if len(_one_trip_sql) >= 1024:  # calls are a few dozen shapes: a bound, no more
+            _one_trip_sql.clear()
+        combined = _one_trip_sql[sql] = ONE_TRIP_PRELUDE + sql
+    merged = dict(zip(_PRELUDE_NAMES, prelude, strict=True))
+    merged.update(params)
+    if len(merged) != len(params) + len(_PRELUDE_NAMES):
+        return None  # a parameter named like the prelude's: never silently overwritten
+    return combined, merged
 
 
 def connection_lost(exc: BaseException, conn: Any) -> bool:

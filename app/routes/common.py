@@ -31,7 +31,7 @@ class Door:
     database: Database
     kind: str  # 'user', 'engine', 'bot' or 'readonly'
     actor: str = ""
-    claims: Mapping[str, Any] | None = None
+    claims: Mapping[str, Any] | str | None = None  # a mapping, or its JSON text
 
     async def run(self, call: Call) -> Any:
         """The answer of one api function (its shape is the Call's: see its docstring)."""
@@ -49,7 +49,7 @@ def principal(request: Request) -> Principal:
 def door(request: Request) -> Door:
     """The door for the authenticated caller of `request` (its token's role and claims)."""
     who = principal(request)
-    return Door(database(request), who.kind, who.actor, who.claims)
+    return Door(database(request), who.kind, who.actor, who.claims_json or who.claims)
 
 
 def readonly_door(request: Request) -> Door:
