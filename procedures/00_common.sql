@@ -48,12 +48,13 @@ $$;
 
 -- Who is acting, for the audit trails: the transaction's `xorj.actor` setting when the
 -- caller set one (SELECT set_config('xorj.actor', 'bot:worker-1', true)), else the
--- login role.
+-- login role. Inlined into its callers' statements (no SET clause: every name is
+-- schema-qualified instead), so an audit row does not pay a function call for it.
 CREATE OR REPLACE FUNCTION xorj.current_actor() RETURNS text
 LANGUAGE sql STABLE
-SET search_path = pg_catalog
 AS $fn$
-    SELECT left(coalesce(nullif(current_setting('xorj.actor', true), ''), session_user::text), 200)
+    SELECT pg_catalog."left"(COALESCE(NULLIF(pg_catalog.current_setting('xorj.actor', true), ''),
+                                      SESSION_USER::pg_catalog.text), 200)
 $fn$;
 
 -- The verified caller of a user-facing function: the wallet of the JSON Web Token claims

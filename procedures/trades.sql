@@ -72,6 +72,17 @@ DECLARE
     c xorj.trade_claims;
 BEGIN
     SELECT * INTO c FROM xorj.trade_claims WHERE trade_id = t.id;
+    RETURN xorj.trade_json(t, c);
+END
+$fn$;
+
+-- The same, with the trade's claim (its trade_claims row, or a row of NULLs) known to the
+-- caller: api.create_trade has just written it.
+CREATE OR REPLACE FUNCTION xorj.trade_json(t xorj.trades, c xorj.trade_claims) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
     RETURN to_jsonb(t)
         || jsonb_build_object(
             'amount_in', t.amount_in::text,

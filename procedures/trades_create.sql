@@ -58,6 +58,7 @@ DECLARE
     v_since     timestamptz;
     v_key       record;
     v_new       xorj.trades;
+    v_claim     xorj.trade_claims;  -- its claim, when created with one
 BEGIN
     IF p_job_id IS NULL THEN
         PERFORM xorj.raise_invalid('job_id', 'is required');
@@ -182,9 +183,10 @@ BEGIN
     RETURNING * INTO v_new;
     IF p_worker IS NOT NULL THEN  -- created claimed by its creator (trades_claims.sql)
         INSERT INTO xorj.trade_claims (trade_id, claimed_by, claim_expires_at)
-        VALUES (v_new.id, p_worker, clock_timestamp() + p_lease);
+        VALUES (v_new.id, p_worker, clock_timestamp() + p_lease)
+        RETURNING * INTO v_claim;
     END IF;
-    RETURN QUERY SELECT false, xorj.trade_json(v_new);
+    RETURN QUERY SELECT false, xorj.trade_json(v_new, v_claim);
 END
 $fn$;
 REVOKE ALL ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval, text) FROM PUBLIC;

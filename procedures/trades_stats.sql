@@ -21,12 +21,21 @@ SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO xorj.vault_trade_stats AS s
-               (user_vault_address, venue, pending_trades, last_created_at)
-        VALUES (NEW.user_vault_address, NEW.venue, 1, NEW.created_at)
-        ON CONFLICT (user_vault_address, venue) DO UPDATE
+        -- The vault's row exists after its first trade: a plain update (an INSERT ... ON
+        -- CONFLICT would first try a speculative insert, then update); the first trade
+        -- of a vault and venue inserts it (ON CONFLICT: two first trades at once).
+        UPDATE xorj.vault_trade_stats s
            SET pending_trades = s.pending_trades + 1,
-               last_created_at = greatest(s.last_created_at, EXCLUDED.last_created_at);
+               last_created_at = greatest(s.last_created_at, NEW.created_at)
+         WHERE s.user_vault_address = NEW.user_vault_address AND s.venue = NEW.venue;
+        IF NOT FOUND THEN
+            INSERT INTO xorj.vault_trade_stats AS s
+                   (user_vault_address, venue, pending_trades, last_created_at)
+            VALUES (NEW.user_vault_address, NEW.venue, 1, NEW.created_at)
+            ON CONFLICT (user_vault_address, venue) DO UPDATE
+               SET pending_trades = s.pending_trades + 1,
+                   last_created_at = greatest(s.last_created_at, EXCLUDED.last_created_at);
+        END IF;
         RETURN NULL;
     END IF;
     -- A status move (the trigger's WHEN): the row exists since the trade's insert.

@@ -9,6 +9,7 @@ DROP VIEW IF EXISTS api.pending_trades;
 DROP VIEW IF EXISTS api.submitted_trades;
 DROP FUNCTION IF EXISTS xorj.lock_trade(uuid);
 DROP FUNCTION IF EXISTS xorj.trade_json(xorj.trades);
+DROP FUNCTION IF EXISTS xorj.trade_json(xorj.trades, xorj.trade_claims);  -- since 0013's release
 DROP FUNCTION IF EXISTS xorj.user_trade_json(xorj.trades);
 DROP FUNCTION IF EXISTS xorj.vault_trades_page(text, xorj.trade_status, timestamptz, uuid, integer);
 DROP FUNCTION IF EXISTS xorj.archive_trade_month(date, bigint, numeric, bigint, numeric);
