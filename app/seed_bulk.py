@@ -23,9 +23,8 @@ plan_vaults; a vault's trades spread over the seed's time and the 992 token pair
 triggers are the cost: about 1.2 ms of server CPU per trade (three row writes, each with
 its audit and figures rows) and 50 us per score, measured here.
 
-Limitation: created_at, submitted_at, completed_at and the events' `at` are the
-database's clock (xorj.touch_updated_at, xorj.trades_guard, trade_events.at): seeded
-trades carry the time of the seed; backdating them would go around those triggers.
+Limitation: created_at, submitted_at, completed_at, the events' `at` are the database's
+clock (its triggers): seeded trades carry the time of the seed, whatever they stand for.
 """
 
 from __future__ import annotations
@@ -326,13 +325,14 @@ _ROW = (  # a batch row's trade: its key row, then (id, created_at) in its month
     "FROM seed_batch b JOIN xorj.trade_keys k ON (k.user_vault_address, k.client_order_id)"
     " = (b.vault, b.coid) WHERE (t.id, t.created_at) = (k.id, k.created_at)"
 )
-_MOVES = (  # to SUBMITTED (the trades broadcast: a signature), CONFIRMED, FAILED
+_MOVES = (  # to SUBMITTED (the trades broadcast: a signature), CONFIRMED, FAILED (0013's basis)
     "UPDATE xorj.trades t SET status = 'SUBMITTED', transaction_signature = b.signature, "
     f"last_valid_block_height = %(lvbh)s {_ROW} AND b.signature IS NOT NULL",
     "UPDATE xorj.trades t SET status = 'CONFIRMED', actual_amount_out = b.actual, "
     f"slippage_realized = b.slippage, gas_fee = b.gas {_ROW} AND b.final = 'CONFIRMED'",
-    "UPDATE xorj.trades t SET status = 'FAILED', error_message = b.error, gas_fee = b.gas "
-    f"{_ROW} AND b.final = 'FAILED'",
+    "UPDATE xorj.trades t SET status = 'FAILED', error_message = b.error, gas_fee = b.gas, "
+    f"failure_basis = CASE WHEN b.signature IS NULL THEN 'never_broadcast' END {_ROW} "
+    "AND b.final = 'FAILED'",
 )
 
 

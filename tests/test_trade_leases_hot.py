@@ -94,7 +94,8 @@ def test_leases_never_write_trades_and_renewals_are_hot(db_url: str) -> None:
         # A status move is a write of trades, never HOT (it changes indexed columns).
         moved = _in_one_transaction(
             conn,
-            "UPDATE xorj.trades SET status = 'FAILED', error_message = 'cancelled'"
+            "UPDATE xorj.trades SET status = 'FAILED', error_message = 'cancelled',"
+            " failure_basis = CASE status WHEN 'PENDING' THEN 'never_broadcast' END"
             f" WHERE user_vault_address = '{vault}'",
         )
         (left,) = conn.execute("SELECT count(*) FROM xorj.trade_claims").fetchone()

@@ -91,7 +91,11 @@ def snapshot(url: str) -> dict[str, list[tuple]]:
     with psycopg.connect(url) as conn:
         conn.execute("SET TimeZone = 'UTC'")
         return {
-            "trades": conn.execute("SELECT t::text FROM xorj.trades t ORDER BY id").fetchall(),
+            # Without the columns later migrations add (0013: the search of send-first trades).
+            "trades": conn.execute(
+                "SELECT (to_jsonb(t) - ARRAY['records_signature_first', 'search_until_height',"
+                " 'failure_basis'])::text FROM xorj.trades t ORDER BY id"
+            ).fetchall(),
             "events": conn.execute(
                 "SELECT id, trade_id, from_status, to_status, at, actor, detail"
                 " FROM xorj.trade_events ORDER BY id"
@@ -181,7 +185,8 @@ def test_trades_of_a_database_with_history_survive_0011_and_its_rollback(
             (new_id,),
         )
 
-    assert migrate.rollback(db_url) == "0011_trade_partitions"
+    while (rolled := migrate.rollback(db_url)) != "0011_trade_partitions":  # later ones first
+        assert rolled is not None
     after = snapshot(db_url)
     assert [r for r in after["trades"] if "h-new" not in r[0]] == before["trades"]
     assert after["claims"] == before["claims"]
