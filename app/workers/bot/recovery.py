@@ -228,11 +228,13 @@ class Recovery:
     def claim_pass(
         self, pending_older_than: float, source: str, recovery_job: str | None = None
     ) -> Counter[str]:
-        """Claim the unfinished trades nobody else holds and resolve each one: PENDING ->
-        FAILED never broadcast; SUBMITTED -> one poll, then monitored if undecided. The
-        counts: by resolution; an undecided trade is still_pending_on_chain when the chain
-        answered (not final, not expired yet), CHAIN_UNAVAILABLE when it could not be
-        asked."""
+        """Claim the unfinished trades nobody else holds and resolve each one: a PENDING
+        trade of a signature-first client (the bot's own) -> FAILED never_broadcast, any
+        other PENDING trade -> searched on chain (search_pending); SUBMITTED -> one poll,
+        then monitored if undecided. The counts: by resolution; an undecided trade is
+        still_pending_on_chain when the chain answered (not final, not expired yet),
+        CHAIN_UNAVAILABLE when it could not be asked, pending_search_window (SEARCHING)
+        for a PENDING one not found yet."""
         counts: Counter[str] = Counter()
         seen: set[str] = set()
         jobs: set[str] = set()
