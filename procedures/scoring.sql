@@ -17,7 +17,9 @@
 --     * DELETE and TRUNCATE are refused.
 --   xorj.trader_scores (triggers trader_scores_*, on the partitioned table and on each
 --   partition: a statement on a partition does not fire the parent's statement triggers)
---     * rows are inserted only while their run is RUNNING (checked once per statement,
+--     * rows are inserted only for a run that has a row in scoring_runs (23503; there is
+--       no foreign key since 0014: the partitions hold the rule, see there) and only
+--       while their run is RUNNING (checked once per statement,
 --       the runs locked FOR SHARE so a concurrent completion waits or is seen; on a
 --       run's partition the run is the trigger's argument, elsewhere the statement's
 --       transition table says which runs);
@@ -151,7 +153,26 @@ BEGIN
 END
 $fn$;
 
--- Inserted scores belong to RUNNING runs: one check per statement (100,000 rows in one
+-- Scores of a run that has no row in scoring_runs: 23503, as the foreign key said before
+-- 0014 (which dropped it: the partitions hold the rule, see there). Reached only by a
+-- partition made by hand for an unknown run; the routing refuses such a row first (23514).
+CREATE OR REPLACE FUNCTION xorj.scoring_run_refuse_unknown(p_run_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = '23503',
+        MESSAGE = format('scoring run %s does not exist: a score belongs to an existing run', p_run_id),
+        DETAIL  = xorj.refusal_detail('no row of xorj.scoring_runs has this id',
+                                      jsonb_build_object('run_id', p_run_id, 'reason', 'unknown_run')),
+        HINT    = 'Create the run (api.create_scoring_run), start it, then add its scores.';
+END
+$fn$;
+
+-- Inserted scores belong to existing RUNNING runs (and to existing runs: see
+-- xorj.scoring_run_refuse_unknown): one check per statement (100,000 rows in one
 -- INSERT cost one look-up per distinct run). FOR SHARE conflicts with the UPDATE that
 -- completes or fails a run, so a concurrent completion either waits for this
 -- transaction or is seen here (READ COMMITTED re-reads the locked row). The runs are
@@ -166,14 +187,26 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    v_run xorj.scoring_runs;
+    v_run     xorj.scoring_runs;
+    v_missing uuid;
 BEGIN
     IF TG_NARGS > 0 THEN
         SELECT r.* INTO v_run FROM xorj.scoring_runs r WHERE r.id = TG_ARGV[0]::uuid FOR SHARE;
-        IF FOUND AND v_run.status <> 'RUNNING' THEN
+        IF NOT FOUND THEN
+            PERFORM xorj.scoring_run_refuse_unknown(TG_ARGV[0]::uuid);
+        ELSIF v_run.status <> 'RUNNING' THEN
             PERFORM xorj.scoring_run_refuse_scores(v_run);
         END IF;
         RETURN NULL;
+    END IF;
+    -- A run that has no row (only a partition made by hand could hold its scores).
+    SELECT n.run_id INTO v_missing
+    FROM (SELECT DISTINCT s.run_id FROM new_scores s) AS n
+    WHERE NOT EXISTS (SELECT 1 FROM xorj.scoring_runs r WHERE r.id = n.run_id)
+    ORDER BY n.run_id
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM xorj.scoring_run_refuse_unknown(v_missing);
     END IF;
     PERFORM 1
     FROM xorj.scoring_runs r
@@ -248,10 +281,9 @@ $fn$;
 -- run), and the guards. Created as a table, then attached: ATTACH PARTITION takes the
 -- partitioned table in SHARE UPDATE EXCLUSIVE mode only (CREATE TABLE ... PARTITION OF
 -- would take it ACCESS EXCLUSIVE, stopping every read of scores until the transaction
--- ends). It also takes scoring_runs in SHARE ROW EXCLUSIVE mode (the foreign key is
--- cloned onto the partition), which waits for the transactions that changed runs and
--- stops others from changing runs until this one ends: keep such a transaction short
--- (api.create_scoring_run takes that lock first, see there). SECURITY DEFINER: the
+-- ends). (Before 0014 it also took scoring_runs in SHARE ROW EXCLUSIVE mode, to clone
+-- the foreign key onto the partition; api.create_scoring_run still takes that lock
+-- first, see there.) SECURITY DEFINER: the
 -- partition belongs to the owner of the table, whoever creates the run. Returns the
 -- partition.
 CREATE OR REPLACE FUNCTION xorj.trader_scores_partition(p_run_id uuid) RETURNS regclass
@@ -387,10 +419,11 @@ END
 $fn$;
 
 -- A new run, PENDING, with its partition of trader_scores (trigger
--- scoring_runs_partition). The partition's foreign key needs scoring_runs in SHARE ROW
--- EXCLUSIVE mode, taken here before the INSERT: two creations that each held the table
--- in ROW EXCLUSIVE mode (their INSERT) and then both asked for SHARE ROW EXCLUSIVE would
--- deadlock; taken first, creations queue. (Completions and failures of other runs wait
+-- scoring_runs_partition). scoring_runs is locked in SHARE ROW EXCLUSIVE mode before the
+-- INSERT, so creations queue: the partition's foreign key needed that lock until 0014
+-- dropped it (two creations that each held the table in ROW EXCLUSIVE mode, their
+-- INSERT, then both asked for SHARE ROW EXCLUSIVE would deadlock), and a rollback of 0014
+-- brings it back, so the lock stays. (Completions and failures of other runs wait
 -- for this transaction: the engine creates and starts a run in a short one.)
 CREATE OR REPLACE FUNCTION api.create_scoring_run() RETURNS jsonb
 LANGUAGE plpgsql

@@ -1,0 +1,32 @@
+-- depends: 0013_send_first_search
+
+-- Scores without their foreign key: trader_scores_run_id_fkey (run_id -> scoring_runs,
+-- ON DELETE RESTRICT, 0002, kept by 0008 on the partitioned table and cloned onto every
+-- partition) goes. PostgreSQL checked it with one look-up of scoring_runs per inserted
+-- row, about a quarter of the time of storing 100,000 scores; its rule is held without
+-- it, at no cost per row:
+--
+--   * A score is stored only in its run's partition. trader_scores is partitioned by
+--     LIST (run_id), without a DEFAULT partition (0008): a row whose run_id no partition
+--     lists is refused (23514, no partition found for the row), through the parent
+--     table, whoever inserts it (the owner and a superuser too). A row written into a
+--     partition directly must fit that partition's bound (23514 otherwise), and a
+--     partition's bound is its run (or, for trader_scores_legacy, the runs finished
+--     before 0008, which existed when it was made).
+--   * A partition exists only for a run that exists: it is created by the insert of the
+--     run (trigger scoring_runs_partition, procedures/scoring.sql), or by the insert of
+--     the run's scores once the run has been read and locked. And the guard of every
+--     INSERT of scores (trader_scores_check_run, one look-up per statement, not per
+--     row) refuses scores whose run has no row in scoring_runs (23503), so even a
+--     partition made by hand for an unknown run takes none through the api or the
+--     parent table.
+--   * A run never leaves: its guard refuses DELETE and TRUNCATE of scoring_runs
+--     (XJ423, xorj.lifecycle_guard); the retention drops a run's partition, its scores
+--     with it, and keeps the run (scores_pruned_at).
+-- So every score belongs to an existing run (tests/pgtap/schema_keys.sql proves it
+-- without the key); the rule that scores are added only while their run is RUNNING is
+-- the guards' and is unchanged.
+--
+-- Dropping the constraint on the partitioned table drops its clone on every partition;
+-- partitions created afterwards get none.
+ALTER TABLE xorj.trader_scores DROP CONSTRAINT trader_scores_run_id_fkey;
