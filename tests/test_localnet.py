@@ -345,6 +345,42 @@ def test_a_transfer_lands_confirms_and_shows_its_balances(net: Localnet) -> None
     assert net.result("getSignaturesForAddress", source)[0]["signature"] == signed.signature
 
 
+def test_find_trade_reads_a_vaults_history_page_by_page_by_memo(
+    net: Localnet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chain.find_trade (the recovery of a trade whose client broadcast before recording,
+    issue 14): the vault's landed transactions whose memo names the trade, page by page
+    (pages of 2 here), a memo of another trade that only starts alike not taken; a
+    search cut by its page limit says it is incomplete; one that reaches transactions
+    older than `since` stops there."""
+    import app.chain.rpc as rpc
+
+    vault = net.new_vault(usdc=10**9)
+    destination, authority = maker_usdc(net), net.authority()
+    memos = ["xorj:t1:key-1", "xorj:t2", "xorj:t1x:key-2", "a note", "xorj:t3"]
+    with net.chain() as chain:
+        blockhash = chain.get_latest_blockhash().value
+        sent = {}
+        for n, memo in enumerate(memos):
+            _, signed = transfer(authority, vault, destination, 1_000 + n, blockhash, memo)
+            sent[memo] = chain.send_transaction(signed)
+        net.advance(1)
+        monkeypatch.setattr(rpc, "SEARCH_PAGE", 2)
+        found = chain.find_trade(vault["vault"], "t1", since=0)
+        assert [f.signature for f in found.found] == [sent["xorj:t1:key-1"]]
+        assert found.found[0].err is None and found.found[0].slot is not None
+        assert (found.scanned, found.complete) == (len(memos), True)
+        assert chain.find_trade(vault["vault"], "t9", since=0).found == ()
+
+        monkeypatch.setattr(rpc, "SEARCH_PAGES", 1)
+        cut = chain.find_trade(vault["vault"], "t1", since=0)
+        assert (cut.scanned, cut.complete, cut.found) == (2, False, ())
+
+        monkeypatch.setattr(rpc, "SEARCH_PAGES", 20)
+        later = chain.find_trade(vault["vault"], "t1", since=time.time() + 3600)
+        assert (later.scanned, later.complete) == (2, True)  # the first page is older
+
+
 def test_a_resend_is_refused_and_executes_once(net: Localnet) -> None:
     vault = net.new_vault(usdc=10**9)
     source = vault["accounts"][USDC.mint]
