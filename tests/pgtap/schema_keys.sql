@@ -121,12 +121,14 @@ SELECT throws_ok($$
 $$, '23514', 'no partition of relation "trader_scores" found for row',
     'the owner of trader_scores cannot store a score for a run that does not exist either (23514)');
 -- Written into a partition directly, a row must fit the partition's bound: its run only.
-SELECT throws_ok(format($$
+-- The refusal is 23514 (the partition constraint), or 0A000 ("moving row to another
+-- partition during a BEFORE FOR EACH ROW trigger") when the touch trigger ran first: it
+-- runs when the row's two default clock readings differ, which depends on timing.
+SELECT ok((tests.error_fields(format($$
     INSERT INTO xorj.%I (run_id, wallet_address, xorj_trust_score)
     VALUES ('00000000-0000-4000-8000-00000000a0ff', 'Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB', 1)
-$$, 'trader_scores_0000000000004000800000000000a001'), '23514',
-    'new row for relation "trader_scores_0000000000004000800000000000a001" violates partition constraint',
-    'a partition takes no score of another run, not even from the owner (23514)');
+$$, 'trader_scores_0000000000004000800000000000a001'), 'sqlstate') ->> 'sqlstate') IN ('23514', '0A000'),
+    'a partition takes no score of another run, not even from the owner (23514 or 0A000)');
 RESET ROLE;
 -- Even a partition made by hand for a run that does not exist takes no score: the guard
 -- of every INSERT of scores (xorj.trader_scores_check_run, once per statement) refuses a
