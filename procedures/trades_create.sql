@@ -3,7 +3,11 @@
 --
 -- Duplicate prevention in api.create_trade, race-free because every creation for a
 -- vault first locks that vault's bot_states row (FOR UPDATE), so creations for one vault
--- are serialized and each sees the ones committed before it:
+-- are serialized and each sees the ones committed before it. After the lock, one
+-- statement reads what rules 1-3 need and locks the job FOR SHARE; the answers come in
+-- the order 1, 5, the job (XJ404, job_not_running), 2, 3. A call that is not refused
+-- runs three statements: the lock, the lookups and the insert (a fourth inserts its
+-- claim when it is created claimed).
 --   1. idempotent retry: the same (vault, client_order_id) with the same job, tokens,
 --      amounts and venue returns the existing trade with replay = true; with other values
 --      (another venue included): XJ409 idempotency_key_reused;
@@ -40,10 +44,16 @@ CREATE OR REPLACE FUNCTION api.create_trade(
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
--- Its plans are cached and reused (no plan_cache_mode = force_custom_plan since 0011:
--- each lookup's generic plan reads an index bounded by the call's vault; the in-flight
--- check reads the partial unique index of xorj.trade_keys, no longer the claim index of
--- every unfinished trade: tests/pgtap/trades_create_plan.sql).
+-- Its plans are planned once per session and reused, always (force_generic_plan, issue
+-- 13). The plan cache would otherwise plan the first five calls of every session anew,
+-- and may keep doing so: the generic plan of the lookups over every month partition of
+-- xorj.trades costs more on paper, the more months are kept, than a custom plan of the
+-- one or two months they read. Each lookup's generic plan reads an index bounded by
+-- the call's vault, and the recent-repeat lookup prunes the months before the window when
+-- the statement starts (tests/pgtap/trades_create_plan.sql proves these generic plans).
+-- The setting holds for the statements of the triggers and checks the call runs; none
+-- reads a partitioned table by a range.
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     v_vault     xorj.solana_address := xorj.check_address('user_vault_address', p_vault);
@@ -51,12 +61,19 @@ DECLARE
     v_to        xorj.solana_address := xorj.check_address('to_token_address', p_to_token);
     v_amount    xorj.u64 := xorj.check_u64('amount_in', p_amount_in, true);
     v_expected  xorj.u64 := xorj.check_u64('expected_amount_out', p_expected_amount_out);
-    v_bot       xorj.bot_states;
-    v_job       xorj.execution_jobs;
+    v_bot_id      uuid;
+    v_bot_user    text;
+    v_bot_enabled boolean;
+    v_job_status  xorj.job_status;
+    v_key_id      uuid;  -- rule 1: the key of (vault, client_order_id)
+    v_key_at      timestamptz;
+    v_flight_id   uuid;  -- rule 2: the unfinished trade of the pair
+    v_flight_at   timestamptz;
+    v_recent_id   uuid;  -- rule 3: the recent repeat
+    v_recent_at   timestamptz;
     v_existing  xorj.trades;
     v_window    interval;
     v_since     timestamptz;
-    v_key       record;
     v_new       xorj.trades;
     v_claim     xorj.trade_claims;  -- its claim, when created with one
 BEGIN
@@ -71,8 +88,14 @@ BEGIN
     IF v_from = v_to THEN
         PERFORM xorj.raise_invalid('to_token_address', 'must differ from from_token_address');
     END IF;
-    PERFORM xorj.check_claim(p_worker, p_lease, false);
-    PERFORM xorj.check_venue(p_venue, true);
+    -- The two argument checks that have nothing to check in the common call (no claim,
+    -- the default venue) are skipped: one statement less each.
+    IF p_worker IS NOT NULL OR p_lease IS NOT NULL THEN
+        PERFORM xorj.check_claim(p_worker, p_lease, false);
+    END IF;
+    IF p_venue IS DISTINCT FROM 'live' THEN
+        PERFORM xorj.check_venue(p_venue, true);
+    END IF;
 
     -- This month's partition exists (trades_partitions.sql): created here, before any
     -- lock of this call is taken, if `xorj db maintain` has not created it ahead.
@@ -80,30 +103,66 @@ BEGIN
         PERFORM xorj.ensure_trade_partitions();
     END IF;
 
-    -- Serialize every creation for this vault (rules 1-3 and 5 read under this lock).
-    SELECT * INTO v_bot FROM xorj.bot_states WHERE vault_address = v_vault FOR UPDATE;
+    -- Serialize every creation for this vault (rules 1-3 and 5 read under this lock); the
+    -- duplicate window is read in the same statement. A vault without a bot row has no
+    -- window (no recent repeat is looked for): its call is refused, or replayed, before
+    -- rule 3.
+    SELECT b.id, b.user_id, b.enabled, (SELECT s.duplicate_window FROM xorj.settings s)
+      INTO v_bot_id, v_bot_user, v_bot_enabled, v_window
+      FROM xorj.bot_states b WHERE b.vault_address = v_vault
+       FOR UPDATE OF b;
+    v_since := clock_timestamp() - v_window;  -- a value: the months before it are pruned
+
+    -- Every lookup of rules 1-3, and the job locked FOR SHARE (a completion of the job
+    -- waits for this creation), in one statement: (1) the key of (vault,
+    -- client_order_id), (2) the unfinished key of the pair and venue (the partial unique
+    -- index trades_one_in_flight_per_pair_key), (3) the newest trade of the same vault,
+    -- pair, amount and venue within the window that is not FAILED. The answers are
+    -- given in the rules' order below.
+    SELECT (SELECT j.status FROM xorj.execution_jobs j WHERE j.id = p_job_id FOR SHARE OF j),
+           k.id, k.created_at, f.id, f.created_at, r.id, r.created_at
+      INTO v_job_status, v_key_id, v_key_at, v_flight_id, v_flight_at, v_recent_id, v_recent_at
+      FROM (SELECT 1) one
+      LEFT JOIN LATERAL (
+            SELECT k.id, k.created_at FROM xorj.trade_keys k
+             WHERE k.user_vault_address = v_vault AND k.client_order_id = p_client_order_id) k
+        ON true
+      LEFT JOIN LATERAL (
+            SELECT k.id, k.created_at FROM xorj.trade_keys k
+             WHERE k.user_vault_address = v_vault AND k.from_token_address = v_from
+               AND k.to_token_address = v_to AND k.unfinished
+               AND k.venue = p_venue) f  -- another venue's trade runs on another chain
+        ON true
+      LEFT JOIN LATERAL (
+            SELECT t.id, t.created_at FROM xorj.trades t
+             WHERE t.user_vault_address = v_vault AND t.from_token_address = v_from
+               AND t.to_token_address = v_to AND t.amount_in = v_amount AND t.venue = p_venue
+               AND t.status <> 'FAILED' AND t.created_at > v_since
+             ORDER BY t.created_at DESC
+             LIMIT 1) r
+        ON true;
 
     -- 1. Idempotent retry (the key table holds every trade ever created, archived ones
     -- included; the trade itself is read in its month's partition).
-    SELECT k.id, k.created_at INTO v_key FROM xorj.trade_keys k
-    WHERE k.user_vault_address = v_vault AND k.client_order_id = p_client_order_id;
-    IF FOUND THEN
+    IF v_key_id IS NOT NULL THEN
         SELECT * INTO v_existing FROM xorj.trades
-        WHERE id = v_key.id AND created_at = v_key.created_at;
+        WHERE id = v_key_id AND created_at = v_key_at;
         IF NOT FOUND THEN
             PERFORM xorj.raise_conflict('idempotency_key_reused',
                 format('client_order_id %s of vault %s was used by trade %s, archived with its month %s',
-                       p_client_order_id, v_vault, v_key.id,
-                       to_char(v_key.created_at AT TIME ZONE 'UTC', 'YYYY-MM')),
-                format('conflicting_trade_id=%s', v_key.id),
+                       p_client_order_id, v_vault, v_key_id,
+                       to_char(v_key_at AT TIME ZONE 'UTC', 'YYYY-MM')),
+                format('conflicting_trade_id=%s', v_key_id),
                 'A client_order_id names one intent for ever; a new intent needs a new one.',
-                jsonb_build_object('conflicting_trade_id', v_key.id,
+                jsonb_build_object('conflicting_trade_id', v_key_id,
                                    'client_order_id', p_client_order_id, 'archived', true));
         END IF;
         IF (v_existing.job_id, v_existing.from_token_address, v_existing.to_token_address,
             v_existing.amount_in, v_existing.expected_amount_out, v_existing.venue)
            IS NOT DISTINCT FROM (p_job_id, v_from, v_to, v_amount, v_expected, p_venue) THEN
-            RETURN QUERY SELECT true, xorj.trade_json(v_existing);
+            replay := true;
+            trade := xorj.trade_json(v_existing);
+            RETURN NEXT;
             RETURN;
         END IF;
         PERFORM xorj.raise_conflict('idempotency_key_reused',
@@ -116,35 +175,30 @@ BEGIN
     END IF;
 
     -- 5. The vault's bot must be enabled.
-    IF v_bot.id IS NULL OR NOT v_bot.enabled THEN
+    IF v_bot_id IS NULL OR NOT v_bot_enabled THEN
         PERFORM xorj.raise_conflict('bot_not_enabled',
             format('the bot of vault %s is not enabled', v_vault),
-            CASE WHEN v_bot.id IS NULL THEN 'No user has registered this vault.'
-                 ELSE format('User %s has disabled the bot.', v_bot.user_id) END,
+            CASE WHEN v_bot_id IS NULL THEN 'No user has registered this vault.'
+                 ELSE format('User %s has disabled the bot.', v_bot_user) END,
             'Only vaults whose owner has enabled the bot are traded.',
-            jsonb_build_object('vault_address', v_vault, 'user_id', v_bot.user_id));
+            jsonb_build_object('vault_address', v_vault, 'user_id', v_bot_user));
     END IF;
 
-    SELECT * INTO v_job FROM xorj.execution_jobs WHERE id = p_job_id FOR SHARE;
-    IF NOT FOUND THEN
+    IF v_job_status IS NULL THEN
         PERFORM xorj.raise_not_found('execution job', p_job_id::text);
     END IF;
-    IF v_job.status <> 'RUNNING' THEN
+    IF v_job_status <> 'RUNNING' THEN
         PERFORM xorj.raise_conflict('job_not_running',
-            format('execution job %s is %s, not RUNNING', v_job.id, v_job.status),
-            format('job_status=%s', v_job.status),
+            format('execution job %s is %s, not RUNNING', p_job_id, v_job_status),
+            format('job_status=%s', v_job_status),
             'Create trades from a started job.',
-            jsonb_build_object('job_id', v_job.id, 'job_status', v_job.status));
+            jsonb_build_object('job_id', p_job_id, 'job_status', v_job_status));
     END IF;
 
-    -- 2. In flight (the unfinished trades' keys, index trades_one_in_flight_per_pair_key).
-    SELECT k.id, k.created_at INTO v_key FROM xorj.trade_keys k
-    WHERE k.user_vault_address = v_vault AND k.from_token_address = v_from
-      AND k.to_token_address = v_to AND k.unfinished
-      AND k.venue = p_venue;  -- another venue's trade runs on another chain
-    IF FOUND THEN
+    -- 2. In flight.
+    IF v_flight_id IS NOT NULL THEN
         SELECT * INTO v_existing FROM xorj.trades
-        WHERE id = v_key.id AND created_at = v_key.created_at;
+        WHERE id = v_flight_id AND created_at = v_flight_at;
         PERFORM xorj.raise_conflict('trade_in_flight',
             format('trade %s for this vault and token pair is still %s', v_existing.id, v_existing.status),
             format('conflicting_trade_id=%s', v_existing.id),
@@ -154,21 +208,13 @@ BEGIN
     END IF;
 
     -- 3. Recent repeat.
-    SELECT duplicate_window INTO v_window FROM xorj.settings;
-    v_since := clock_timestamp() - v_window;  -- a value: the months before it are pruned
-    SELECT * INTO v_existing FROM xorj.trades
-    WHERE user_vault_address = v_vault AND from_token_address = v_from
-      AND to_token_address = v_to AND amount_in = v_amount AND venue = p_venue
-      AND status <> 'FAILED' AND created_at > v_since
-    ORDER BY created_at DESC
-    LIMIT 1;
-    IF FOUND THEN
+    IF v_recent_id IS NOT NULL THEN
         PERFORM xorj.raise_conflict('recent_repeat',
             format('trade %s with the same vault, tokens and amount was created %s ago',
-                   v_existing.id, date_trunc('second', clock_timestamp() - v_existing.created_at)),
-            format('conflicting_trade_id=%s', v_existing.id),
+                   v_recent_id, date_trunc('second', clock_timestamp() - v_recent_at)),
+            format('conflicting_trade_id=%s', v_recent_id),
             format('The same trade is refused for %s after the last one.', v_window),
-            jsonb_build_object('conflicting_trade_id', v_existing.id,
+            jsonb_build_object('conflicting_trade_id', v_recent_id,
                                'duplicate_window', v_window));
     END IF;
 
@@ -186,7 +232,9 @@ BEGIN
         VALUES (v_new.id, p_worker, clock_timestamp() + p_lease)
         RETURNING * INTO v_claim;
     END IF;
-    RETURN QUERY SELECT false, xorj.trade_json(v_new, v_claim);
+    replay := false;
+    trade := xorj.trade_json(v_new, v_claim);  -- an expression, not a query
+    RETURN NEXT;
 END
 $fn$;
 REVOKE ALL ON FUNCTION api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval, text) FROM PUBLIC;

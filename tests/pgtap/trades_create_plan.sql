@@ -1,12 +1,13 @@
--- api.create_trade plans its statements once and reuses the plans (no plan_cache_mode =
--- force_custom_plan since 0011): the generic plan of each lookup it makes reads an index
--- bounded by the call's own vault, whatever the size of the log. Until 0011 the in-flight
--- check read xorj.trades, and its generic plan preferred the claim index (every
--- unfinished trade of every vault), which grew with the unfinished set; it now reads the
--- partial unique index of xorj.trade_keys that is the rule itself. Each statement is
--- prepared here as the function writes it (its variables as parameters), on 6,000 trades
--- of 20 vaults (300 unfinished, three months) with fresh statistics, and EXPLAINed with a
--- generic plan.
+-- api.create_trade plans its statements once and reuses the plans (force_generic_plan
+-- since issue 13; no plan_cache_mode = force_custom_plan since 0011): the generic plan of
+-- its lookups reads indexes bounded by the call's own vault, whatever the size of the
+-- log. Until 0011 the in-flight check read xorj.trades, and its generic plan preferred the
+-- claim index (every unfinished trade of every vault), which grew with the unfinished
+-- set; it now reads the partial unique index of xorj.trade_keys that is the rule itself.
+-- Since issue 13 the three lookups and the job's lock are one statement. Each statement
+-- is prepared here as the function writes it (its variables as parameters), on 6,000
+-- trades of 20 vaults (300 unfinished, three months) with fresh statistics, and
+-- EXPLAINed with a generic plan.
 BEGIN;
 SELECT plan(10);
 
@@ -30,45 +31,49 @@ ANALYZE xorj.trade_keys;
 
 SELECT is((SELECT proconfig FROM pg_catalog.pg_proc
             WHERE oid = 'api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval, text)'::regprocedure),
-          ARRAY['search_path=pg_catalog, xorj, pg_temp'],
-          'api.create_trade sets its search_path only: its plans are cached and reused');
+          ARRAY['search_path=pg_catalog, xorj, pg_temp', 'plan_cache_mode=force_generic_plan'],
+          'api.create_trade sets its search_path and force_generic_plan: the plans below are the ones it runs, planned once');
 
 SET LOCAL plan_cache_mode = force_generic_plan;
 
--- 1. Idempotent retry: the key of (vault, client_order_id).
-PREPARE key_of(text, text) AS
-    SELECT k.id, k.created_at FROM xorj.trade_keys k
-    WHERE k.user_vault_address = $1 AND k.client_order_id = $2;
-SELECT tests.plan_of($$EXECUTE key_of(tests.addr(905), 'p905')$$) AS p1 \gset
-SELECT matches(:'p1'::text, 'Index Scan using trades_vault_client_order_key on trade_keys k\n\s*Index Cond: \(\(\(user_vault_address\)::text = \$1\) AND \(client_order_id = \$2\)\)',
+-- 1-3. The one statement of the lookups, as the function writes it: the job FOR SHARE,
+-- (1) the key of (vault, client_order_id), (2) the unfinished key of the vault's pair and
+-- venue, (3) the vault's newest trade of the pair and amount since the window's start.
+PREPARE lookups(uuid, text, text, text, text, text, numeric, timestamptz) AS
+    SELECT (SELECT j.status FROM xorj.execution_jobs j WHERE j.id = $1 FOR SHARE OF j),
+           k.id, k.created_at, f.id, f.created_at, r.id, r.created_at
+      FROM (SELECT 1) one
+      LEFT JOIN LATERAL (
+            SELECT k.id, k.created_at FROM xorj.trade_keys k
+             WHERE k.user_vault_address = $2 AND k.client_order_id = $3) k
+        ON true
+      LEFT JOIN LATERAL (
+            SELECT k.id, k.created_at FROM xorj.trade_keys k
+             WHERE k.user_vault_address = $2 AND k.from_token_address = $4
+               AND k.to_token_address = $5 AND k.unfinished
+               AND k.venue = $6) f
+        ON true
+      LEFT JOIN LATERAL (
+            SELECT t.id, t.created_at FROM xorj.trades t
+             WHERE t.user_vault_address = $2 AND t.from_token_address = $4
+               AND t.to_token_address = $5 AND t.amount_in = $7 AND t.venue = $6
+               AND t.status <> 'FAILED' AND t.created_at > $8
+             ORDER BY t.created_at DESC
+             LIMIT 1) r
+        ON true;
+SELECT tests.plan_of(format($$EXECUTE lookups(%L, tests.addr(905), 'p905', tests.addr(1), tests.addr(2),
+                                              'live', 1000, clock_timestamp() - interval '5 minutes')$$, :'j')) AS p1 \gset
+SELECT matches(:'p1'::text, 'Index Scan using trades_vault_client_order_key on trade_keys k\n\s*Index Cond: \(\(\(user_vault_address\)::text = \$2\) AND \(client_order_id = \$3\)\)',
                'idempotency: the unique index of (vault, client_order_id), in a generic plan');
-
--- 2. In flight: the unfinished key of the vault's pair and venue.
-PREPARE in_flight(text, text, text, text) AS
-    SELECT k.id, k.created_at FROM xorj.trade_keys k
-    WHERE k.user_vault_address = $1 AND k.from_token_address = $2
-      AND k.to_token_address = $3 AND k.unfinished AND k.venue = $4;
-SELECT tests.plan_of($$EXECUTE in_flight(tests.addr(905), tests.addr(1), tests.addr(2), 'live')$$) AS p2 \gset
-SELECT matches(:'p2'::text, 'Index Scan using trades_one_in_flight_per_pair_key on trade_keys k',
+SELECT matches(:'p1'::text, 'Index Scan using trades_one_in_flight_per_pair_key on trade_keys k_1',
                'in flight: the partial unique index of the unfinished pairs, in a generic plan');
-SELECT doesnt_match(:'p2'::text, 'claim_order|Seq Scan|Bitmap',
-                    'in flight: not the claim index (every unfinished trade), no scan');
-
--- 3. Recent repeat: the vault's trades since the window's start, newest first.
-PREPARE repeat(text, text, text, numeric, text, timestamptz) AS
-    SELECT * FROM xorj.trades
-    WHERE user_vault_address = $1 AND from_token_address = $2
-      AND to_token_address = $3 AND amount_in = $4 AND venue = $5
-      AND status <> 'FAILED' AND created_at > $6
-    ORDER BY created_at DESC
-    LIMIT 1;
-SELECT tests.plan_of($$EXECUTE repeat(tests.addr(905), tests.addr(1), tests.addr(2), 1000, 'live',
-                                       clock_timestamp() - interval '5 minutes')$$) AS p3 \gset
-SELECT matches(:'p3'::text, 'Subplans Removed: [1-9]',
+SELECT doesnt_match(:'p1'::text, 'claim_order|Seq Scan|Bitmap',
+                    'lookups: not the claim index (every unfinished trade), no scan');
+SELECT matches(:'p1'::text, 'Subplans Removed: [1-9]',
                'repeat: the months before the window are pruned when the statement starts');
-SELECT matches(:'p3'::text, 'Index Scan using trades_\d{4}_\d{2}_user_vault_address_created_at_idx',
+SELECT matches(:'p1'::text, 'Index Scan using trades_\d{4}_\d{2}_user_vault_address_created_at_idx',
                'repeat: the vault''s index by time, in a generic plan');
-SELECT doesnt_match(:'p3'::text, 'Seq Scan|(^|->  )Sort\n', 'repeat: no scan, no sort');
+SELECT doesnt_match(:'p1'::text, '(^|->  )Sort\n', 'repeat: no sort');
 
 -- 4. The trade of a key: one month's primary key.
 PREPARE trade_of(uuid, timestamptz) AS
