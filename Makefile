@@ -16,6 +16,7 @@ help:
 	@echo "make pgtap   only the pgTAP suite      make pytest   only the pytest suite"
 	@echo "make stop    stop the project's PostgreSQL"
 	@echo "make bench   benchmarks, as ratios against baselines measured in the same run"
+	@echo "             (BEFORE=<rev>: also the rules of git revision <rev>, side by side)"
 	@echo "make bench-scale   per-call latency at 10^4 and 10^6 trades (10^5, 10^7 scores): ratios, sizes (~25-40 min)"
 	@echo "make lint    ruff"
 
@@ -109,9 +110,10 @@ test: db
 	@$(VENV)/bin/python -m pytest -q
 
 # Fair benchmarks (tests/bench/bench_db.py; README, "Benchmarks"): pgbench and wrk against a
-# database of their own; BENCH_ARGS passes options (e.g. --quick, --skip http).
+# database of their own; BENCH_ARGS passes options (e.g. --quick, --skip http); BEFORE=<rev>
+# also measures the rules of that git revision in the same rounds (--before <rev>).
 bench: db
-	@$(VENV)/bin/python -m tests.bench.bench_db $(BENCH_ARGS)
+	@$(VENV)/bin/python -m tests.bench.bench_db $(if $(BEFORE),--before $(BEFORE)) $(BENCH_ARGS)
 
 bench-load: db
 	@$(VENV)/bin/python -m tests.test_engine_load --lines 1000000

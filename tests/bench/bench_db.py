@@ -19,9 +19,13 @@ Rows (tests/bench/bench_sql.py, tests/bench/bench_http.py):
    (tests/bench/minimal_app.py), 1 and 2 uvicorn workers, 32 keep-alive connections.
    Goal: real/minimal >= 0.8 in requests/s.
 
-And, for information (no goal): the status transaction unprepared vs prepared (README,
-"Deploying"), create_trade's four round trips vs two (pipelined), create_trade's
-plan_cache_mode as migrated vs toggled.
+And, for information (no goal; tests/bench/bench_extras.py): the status transaction
+unprepared vs prepared (README, "Deploying"), create_trade's four round trips vs two
+(pipelined), create_trade's plan_cache_mode as migrated vs toggled.
+
+--before REV (make bench BEFORE=REV): the rows 1-4 measure, in every round, the rule on
+the current tree, then on REV's tree (its own database, migrated by its own code:
+tests/bench/before.py), then the baseline; the table gives both ratios.
 
 One database of its own (xorj_bench_<pid>: created by the test server's superuser, owned
 and migrated by the owner role, dropped at the end); a CHECKPOINT before each measured
@@ -47,7 +51,8 @@ from app.auth import auth_config, issue, verify
 from app.dbapi import jobs
 from app.dbapi.sync import SyncDatabase
 from tests import dbutil
-from tests.bench import bench_http, bench_sql
+from tests.bench import bench_extras, bench_http, bench_sql
+from tests.bench.before import Before
 from tests.bench.common import (
     USER,
     VAULT,
@@ -106,8 +111,14 @@ def setup(owner_url: str, vaults: int, secret: str) -> tuple[bench_sql.Db, str, 
 
 
 def run(
-    args: argparse.Namespace, db: bench_sql.Db, user_token: str, bot_token: str, secret: str
+    args: argparse.Namespace,
+    db: bench_sql.Db,
+    user_token: str,
+    bot_token: str,
+    secret: str,
+    old: bench_sql.Db | None = None,
 ) -> list[Row]:
+    """Every section wanted; `old`: the database of --before's tree (rows 1-4 twice)."""
     rows: list[Row] = []
     rounds = args.rounds
     wanted = [s for s in SECTIONS if s not in args.skip]
@@ -129,25 +140,30 @@ def run(
         for clients in (1, 8):
             section(
                 f"create_trade, {clients} client(s): rule vs bare INSERTs",
-                lambda c=clients: [bench_sql.bench_create_trade(db, c, rounds, args.trade_seconds)],
+                lambda c=clients: [
+                    bench_sql.bench_create_trade(db, c, rounds, args.trade_seconds, old)
+                ],
             )
     if "scores" in wanted:
         small: list[Row] = []
 
         def scores() -> list[Row]:
-            small.append(bench_sql.bench_complete_scoring_run(db, args.scores, rounds))
+            small.append(bench_sql.bench_complete_scoring_run(db, args.scores, rounds, old))
             return small
 
         section(f"complete_scoring_run, {args.scores:,} scores: rule vs COPY", scores)
         if args.large_scores and small:
             row = small[0]
             factor = args.large_scores / args.scores
-            expect = factor * rounds * (statistics.median(row.rule) + statistics.median(row.base))
+            sides = [row.rule, row.base] + ([row.before] if row.before else [])
+            expect = factor * rounds * sum(statistics.median(side) for side in sides)
             label = f"complete_scoring_run, {args.large_scores:,} scores"
             if expect <= args.large_budget:
                 section(
                     f"{label}: rule vs COPY (expected ~{expect:.0f} s)",
-                    lambda: [bench_sql.bench_complete_scoring_run(db, args.large_scores, rounds)],
+                    lambda: [
+                        bench_sql.bench_complete_scoring_run(db, args.large_scores, rounds, old)
+                    ],
                 )
             else:
                 skipped = Row(label, "s", "<= 2.0")
@@ -159,13 +175,13 @@ def run(
     if "load" in wanted:
         section(
             f"xorj engine load, {args.engine_lines:,} lines: rule vs psql \\copy",
-            lambda: [bench_sql.bench_engine_load(db, args.engine_lines, rounds)],
+            lambda: [bench_sql.bench_engine_load(db, args.engine_lines, rounds, old)],
         )
     if "http" in wanted:
         section(
             "HTTP: xorj serve vs the minimal app",
             lambda: bench_http.bench_http(
-                db, secret, user_token, bot_token, rounds, args.http_seconds, into=rows
+                db, secret, user_token, bot_token, rounds, args.http_seconds, into=rows, before=old
             ),
         )
     if "extras" in wanted:  # last, the status transaction on the table's last line
@@ -173,9 +189,9 @@ def run(
         section(
             "for information: round trips, plan_cache_mode, prepared statements",
             lambda: [
-                bench_sql.bench_pipeline(db, rounds, per_client),
-                bench_sql.bench_plan_cache(db, rounds, per_client),
-                bench_sql.bench_status_prepared(db, rounds, max(1, args.trade_seconds // 2)),
+                bench_extras.bench_pipeline(db, rounds, per_client),
+                bench_extras.bench_plan_cache(db, rounds, per_client),
+                bench_extras.bench_status_prepared(db, rounds, max(1, args.trade_seconds // 2)),
             ],
         )
     return rows
@@ -198,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--http-seconds", type=int, default=8, help="per HTTP run")
     parser.add_argument("--vaults", type=int, default=20_000)
     parser.add_argument("--skip", action="append", default=[], choices=SECTIONS)
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="also measure the rules of git revision REV in the same rounds (its own database)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.trade_seconds, args.http_seconds, args.vaults = 1, 1, 2000
@@ -205,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds < 1:
         parser.error("--rounds must be 1 or more")
 
+    try:
+        before = Before(args.before) if args.before else None
+    except RuntimeError as exc:  # not a revision git knows: stop before anything is made
+        parser.error(f"--before: {exc}")
     clock = Clock()
     start_load = loadavg()
     name = f"xorj_bench_{os.getpid()}"
@@ -212,12 +237,23 @@ def main(argv: list[str] | None = None) -> int:
     dbutil.create_database(name, owner)
     url = dbutil.url_for(name, owner)
     db = None
+    old = None
     try:
         migrate.migrate(url)
         secret = secrets.token_urlsafe(48)
         db, user_token, bot_token = setup(url, args.vaults, secret)
         say(f"database {name}: migrated, {args.vaults:,} enabled vaults, a RUNNING job")
-        rows = run(args, db, user_token, bot_token, secret)
+        if before is not None:
+            say(f"\nbefore: {before.label}  (load average {loadavg()})")
+            try:
+                old = before.open(lambda u: setup(u, args.vaults, secret)[0], db.workdir)
+            except Exception as exc:  # the current tree's figures are still worth having
+                before.notes.append(f"FAILED to set up: {' '.join(str(exc).split())[:600]}")
+                say(f"  {before.notes[-1]}")
+        rows = run(args, db, user_token, bot_token, secret, old)
+        for row in rows if before is not None and old is None else []:
+            if row.goal != "info":
+                row.before_note = "before not run: its set-up failed (see below)"
         with psycopg.connect(url) as conn:
             trades, events = conn.execute(
                 "SELECT (SELECT count(*) FROM xorj.trades), "
@@ -225,14 +261,26 @@ def main(argv: list[str] | None = None) -> int:
             ).fetchone()
         env = environment(url)
     finally:
+        if before is not None:
+            before.close()
         dbutil.drop_database(name)
         if db is not None:
             shutil.rmtree(db.workdir, ignore_errors=True)
     say("\n" + ("SMOKE RUN (--quick): tiny sizes, the figures mean little\n" if args.quick else ""))
-    print_table(rows)
+    print_table(rows, before.sha if before else None)
     for note in db.notes:
         say(f"  {note}")
-    say(f"\nrounds: {args.rounds}, A/B interleaved; figures: median [min-max] of the rounds")
+    if before is not None:
+        for note in old.notes if old else []:
+            say(f"  before database: {note}")
+        say()
+        for line in before.describe():
+            say(line)
+        say("before: not measured for the rows for information (the current tree only)")
+        say(f"\nrounds: {args.rounds}, after/before/baseline in every round")
+        say("figures: median [min-max] of the rounds; met? is about the after ratio")
+    else:
+        say(f"\nrounds: {args.rounds}, A/B interleaved; figures: median [min-max] of the rounds")
     say("ratio: rule time / baseline time (HTTP: real rps / minimal rps), per round")
     say(f"trade log at the end: {trades:,} trades, {events:,} events")
     say(f"load generator: {bench_http.driver_name()}")

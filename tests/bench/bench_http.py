@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -93,24 +93,34 @@ class Server:
     cpu: list[float] = field(default_factory=list)  # percent of one core, per run
     cpu_ms: list[float] = field(default_factory=list)  # CPU ms per request, per run
     p50: list[float] = field(default_factory=list)
+    target: Db | None = None  # the database it serves when not the bench's (--before)
 
 
 @contextlib.contextmanager
 def serve(
-    name: str, argv: list[str], env: dict[str, str], token: str, logdir: Path
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    token: str,
+    logdir: Path,
+    target: Db | None = None,
 ) -> Iterator[Server]:
+    """A server on a free port until the block ends; `target`: the database of another
+    tree (--before), served from that tree's directory."""
     port = _free_port()
     argv = [*argv, "--host", "127.0.0.1", "--port", str(port)]
     log = (logdir / f"{name}.log").open("wb")
+    cwd = target.xorj_cwd if target and target.xorj_cwd else ROOT
     proc = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    server = Server(name, proc, f"http://127.0.0.1:{port}")
+    server = Server(name, proc, f"http://127.0.0.1:{port}", target=target)
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited: see {log.name}")
+                tail = (logdir / f"{name}.log").read_text(errors="replace")[-600:]
+                raise RuntimeError(f"{name} exited ({proc.returncode}): {tail}")
             with contextlib.suppress(httpx.TransportError):
                 got = httpx.get(
                     f"{server.base}/api/bot/status",
@@ -220,11 +230,12 @@ def _python_driver(db: Db, url: str, what: str, token: str, seconds: float, firs
 def load(db: Db, server: Server, what: str, token: str, seconds: float) -> float:
     """Requests/s of one run of `seconds`; records the server's CPU and median latency."""
     url = server.base + ("/api/bot/status" if what == "status" else "/internal/trades")
-    first = db.next_index
+    first = db.next_index  # one counter for every database: fresh keys in each
     driver = _wrk if _use_wrk() else _python_driver
+    target = _keyed(db, server)
     checkpoint()
     before, started = cpu_seconds(server.proc.pid), time.perf_counter()
-    requests, rps, bad, p50 = driver(db, url, what, token, seconds, first)
+    requests, rps, bad, p50 = driver(target, url, what, token, seconds, first)
     wall = time.perf_counter() - started
     used = cpu_seconds(server.proc.pid) - before
     server.cpu.append(100 * used / wall)
@@ -236,6 +247,12 @@ def load(db: Db, server: Server, what: str, token: str, seconds: float) -> float
         db.notes.append(f"{server.name} {what}: {bad} of {requests} answers were not 2xx")
         say(f"    WARNING: {bad} of {requests} answers of {server.name} were not 2xx")
     return rps
+
+
+def _keyed(db: Db, server: Server) -> Db:
+    """The bench's Db with the job of the database `server` serves (its counter stays
+    the bench's)."""
+    return replace(db, job_id=server.target.job_id) if server.target else db
 
 
 def _use_wrk() -> bool:
@@ -254,7 +271,7 @@ def _check(db: Db, server: Server, token: str) -> None:
     i = db.take(1)
     v, p = i % db.vaults, i // db.vaults
     body = {
-        "job_id": db.job_id,
+        "job_id": _keyed(db, server).job_id,
         "user_vault_address": address(VAULT, v),
         "client_order_id": f"h{i}",
         "from_token_address": address(FROM, p),
@@ -282,11 +299,16 @@ def bench_http(
     seconds: float,
     into: list[Row],
     workers_list: tuple[int, ...] = (1, 2),
+    before: Db | None = None,
 ) -> list[Row]:
-    """Appends each row to `into` as soon as it is measured; returns nothing more."""
+    """Appends each row to `into` as soon as it is measured; returns nothing more.
+    `before`: the `xorj serve` of --before's tree on its database too (same flags, same
+    tokens), run between the real and the minimal app in every round."""
     env = cli_env({"DATABASE_URL": db.app_url, "JWT_SECRET": secret})
     protocol = _protocol()
     say(f"  load generator: {driver_name()}; HTTP protocol of both servers: {protocol}")
+    if before is not None:
+        say("  the before server: the before tree's `xorj serve`, its own HTTP protocol class")
     for workers in workers_list:
         real_argv = [str(BIN / "xorj"), "serve", "--workers", str(workers)]
         minimal_argv = [
@@ -304,32 +326,57 @@ def bench_http(
             "--no-access-log",
             "--no-proxy-headers",
         ]
-        with (
-            serve(f"real-{workers}", real_argv, env, user_token, db.workdir) as real,
-            serve(f"minimal-{workers}", minimal_argv, env, user_token, db.workdir) as minimal,
-        ):
+        with contextlib.ExitStack() as stack:
+            real = stack.enter_context(
+                serve(f"real-{workers}", real_argv, env, user_token, db.workdir)
+            )
+            minimal = stack.enter_context(
+                serve(f"minimal-{workers}", minimal_argv, env, user_token, db.workdir)
+            )
+            old, old_failed = None, ""
+            if before is not None:
+                old_env = cli_env(
+                    {"DATABASE_URL": before.app_url, "JWT_SECRET": secret, **before.xorj_env}
+                )
+                old_argv = [*before.command(), "serve", "--workers", str(workers)]
+                try:
+                    old = stack.enter_context(
+                        serve(
+                            f"before-{workers}", old_argv, old_env, user_token, db.workdir, before
+                        )
+                    )
+                except Exception as exc:  # REV's server: a note on its rows, the rows go on
+                    old_failed = f"before FAILED: {' '.join(str(exc).split())[:300]}"
+                    say(f"  {old_failed}")
             for what, token, path in (
                 ("status", user_token, "GET /api/bot/status"),
                 ("create", bot_token, "POST /internal/trades"),
             ):
+                label = f"{path}, {workers} worker{'s' if workers > 1 else ''}"
+                row = Row(label, "rps", ">= 0.8")
+                row.before_note = old_failed
+                servers = [s for s in (real, minimal, old) if s is not None]
+                if old is not None:
+                    row.before_note = _warm_before(db, old, what, token, seconds)
                 if what == "create":
                     _check(db, real, token)
                     _check(db, minimal, token)
                 warm = max(1, round(seconds / 4))
                 load(db, real, what, token, warm)
                 load(db, minimal, what, token, warm)
-                for s in (real, minimal):
+                for s in servers:
                     s.cpu.clear()
                     s.cpu_ms.clear()
                     s.p50.clear()
-                label = f"{path}, {workers} worker{'s' if workers > 1 else ''}"
-                row = Row(label, "rps", ">= 0.8")
                 interleave(
                     rounds,
                     lambda r, s=real, w=what, t=token: load(db, s, w, t, seconds),
                     lambda r, s=minimal, w=what, t=token: load(db, s, w, t, seconds),
                     row,
                     label,
+                    (lambda r, s=old, w=what, t=token: load(db, s, w, t, seconds))
+                    if old is not None
+                    else None,
                 )
                 med = {
                     k: [statistics.median(getattr(s, k)) for s in (real, minimal)]
@@ -342,5 +389,23 @@ def bench_http(
                     + "({:.0f} vs {:.0f}% of a core); ".format(*med["cpu"])
                     + "median latency {:.1f} vs {:.1f} ms".format(*med["p50"])
                 )
+                if old is not None and old.cpu_ms:
+                    row.note += (
+                        f"; before: {statistics.median(old.cpu_ms):.2f} ms per request, "
+                        f"median latency {statistics.median(old.p50):.1f} ms"
+                    )
                 into.append(row)
     return []
+
+
+def _warm_before(db: Db, server: Server, what: str, token: str, seconds: float) -> str:
+    """The check and warm-up of --before's server: "" or the note of its failure."""
+    try:
+        if what == "create":
+            _check(db, server, token)
+        load(db, server, what, token, max(1, round(seconds / 4)))
+    except Exception as exc:  # a note on the row; the current tree's figures go on
+        note = f"before FAILED: {' '.join(str(exc).split())[:300]}"
+        say(f"  {note}")
+        return note
+    return ""

@@ -25,6 +25,7 @@ on logged tables, in the same database, A/B/A/B.
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -122,6 +123,23 @@ class Db:
     next_index: int = 0
     rule_tps: float = 0.0  # create_trade at 1 client, from its warm-up
     notes: list[str] = field(default_factory=list)
+    # The table that gains one row per trade (before the trade log was partitioned:
+    # xorj.trades), and the SQL of a call where the tree of this database sends another
+    # than the current one (--before: tests/bench/before.py).
+    trade_table: str = "xorj.trade_keys"
+    call_sql: dict[str, str] = field(default_factory=dict)
+    # The `xorj` command of that tree (argv head, extra environment, directory); empty:
+    # the installed command.
+    xorj: list[str] = field(default_factory=list)
+    xorj_env: dict[str, str] = field(default_factory=dict)
+    xorj_cwd: Path | None = None
+
+    def sql(self, name: str, call: Any) -> str:
+        """The SQL of `call` (app.dbapi's `name`) as this database's tree sends it."""
+        return self.call_sql.get(name, call.sql)
+
+    def command(self) -> list[str]:
+        return self.xorj or [str(Path(sys.executable).parent / "xorj")]
 
     def take(self, count: int) -> int:
         """The first index of `count` fresh ones (keys nobody has used)."""
@@ -143,15 +161,16 @@ def create_bare_tables(owner_url: str) -> list[str]:
     return []
 
 
-def _prelude_sql() -> str:
+def prelude_sql() -> str:
     return PRELUDE % (":role", ":claims", ":actor", ":timeout")
 
 
-def rule_script(pipeline: bool = False) -> str:
+def rule_script(pipeline: bool = False, db: Db | None = None) -> str:
     """The bot's transaction as app/dbapi sends it, one round trip per statement (BEGIN,
     prelude, call, COMMIT); `pipeline`: BEGIN, prelude and call in one pipeline, then
-    COMMIT (two round trips)."""
+    COMMIT (two round trips). `db`: with the call's SQL as that database's tree sends it."""
     call = trades.create("JOB", "VAULT", "COID", "FROM", "TO", 1, 1)
+    sql = db.sql("trades.create", call) if db else call.sql
     values = {
         "job_id": ":job",
         "vault": address_sql(VAULT, ":v"),
@@ -164,7 +183,7 @@ def rule_script(pipeline: bool = False) -> str:
         "lease": "NULL",
     }
     assert set(values) == set(call.params), call.params
-    body = f"BEGIN;\n{_prelude_sql()};\n{call.sql % values};\n"
+    body = f"BEGIN;\n{prelude_sql()};\n{sql % values};\n"
     if pipeline:
         body = f"\\startpipeline\n{body}\\endpipeline\n"
     return KEYS + body + "COMMIT;\n"
@@ -182,10 +201,6 @@ def bare_script() -> str:
         "VALUES (:id, :created_at, 'PENDING', :actor);\n"
         "COMMIT;\n"
     )
-
-
-def status_script() -> str:
-    return f"BEGIN;\n{_prelude_sql()};\n{'SELECT api.bot_status()'};\nCOMMIT;\n"
 
 
 def pgbench(
@@ -241,125 +256,76 @@ def _count(db: Db, table: str) -> int:
 
 
 def trade_pair(
-    db: Db, clients: int, per_client: int, a_script: str, b_script: str, b_url: str | None = None
+    db: Db,
+    clients: int,
+    per_client: int,
+    a_script: str,
+    b_script: str,
+    b_url: str | None = None,
+    before: Db | None = None,
 ):
-    """Two callables of round r: A (on the trade log) and B (on the trade log too, or the
-    baseline's tables when `b_url` is the owner's). Keys are fresh in every round; on two
-    tables A and B get the same ones, on the trade log each its own (the same keys
-    again would make B an idempotent replay of A's trades)."""
+    """Callables of round r: A (on the trade log) and B (on the trade log too, or the
+    baseline's tables when `b_url` is the owner's), and, with `before` (the database of
+    --before's tree), A on that database (else None). Keys are fresh in every round; on
+    two tables (or databases) A and B get the same ones, on the trade log each its own
+    (the same keys again would make B an idempotent replay of A's trades)."""
     bases: dict[tuple[int, str], int] = {}
 
-    def run(r: int, side: str, script: str, url: str) -> float:
+    def run(r: int, side: str, script: str, url: str, target: Db) -> float:
         key = (r, side if b_url is None else "both")
         if key not in bases:
             bases[key] = db.take(clients * per_client)
-        table = "bench.trades" if side == "b" and b_url else "xorj.trade_keys"
-        before = _count(db, table)
+        table = "bench.trades" if side == "b" and b_url else target.trade_table
+        count_before = _count(target, table)
         checkpoint()
-        variables = _trade_vars(db, bases[key], clients)
-        tps = pgbench(db, url, f"{side}{clients}", script, clients, variables, per_client)
-        if _count(db, table) - before != clients * per_client:  # a replay, or a refusal
+        variables = _trade_vars(target, bases[key], clients)
+        tps = pgbench(target, url, f"{side}{clients}", script, clients, variables, per_client)
+        if _count(target, table) - count_before != clients * per_client:  # a replay, a refusal
             raise RuntimeError(f"{side}: not {clients * per_client} new rows in {table}")
         return tps
 
     def a(r: int) -> float:
-        return run(r, "a", a_script, db.app_url)
+        return run(r, "a", a_script, db.app_url, db)
 
     def b(r: int) -> float:
-        return run(r, "b", b_script, b_url or db.app_url)
+        return run(r, "b", b_script, b_url or db.app_url, db)
 
-    return a, b
+    if before is None:
+        return a, b, None
+    c_script = rule_script(db=before)
+
+    def c(r: int) -> float:
+        return run(r, "c", c_script, before.app_url, before)
+
+    return a, b, c
 
 
-def bench_create_trade(db: Db, clients: int, rounds: int, seconds: float) -> Row:
-    """create_trade vs the bare INSERTs at `clients` clients; each run about `seconds`."""
+def bench_create_trade(
+    db: Db, clients: int, rounds: int, seconds: float, before: Db | None = None
+) -> Row:
+    """create_trade vs the bare INSERTs at `clients` clients; each run about `seconds`.
+    `before`: the rule on --before's database too, with the same keys and counts."""
     # Calibrate (and warm up): a short run of each, then the count that gives the rule
-    # about `seconds` per run; both sides always write the same count.
+    # about `seconds` per run; every side always writes the same count.
     warm = max(20, 200 // clients)
-    a, b = trade_pair(db, clients, warm, rule_script(), bare_script(), db.owner_url)
+    row = Row(f"create_trade, {clients} client{'s' if clients > 1 else ''}", "tps", "<= 1.25")
+    a, b, c = trade_pair(db, clients, warm, rule_script(), bare_script(), db.owner_url, before)
     tps = a(0)
+    if c is not None:
+        try:
+            say(f"  warm-up of the before side: {c(0):,.0f} tps")
+        except Exception as exc:  # REV's side fails: noted on the row, the row goes on
+            row.before_note = f"before FAILED in its warm-up: {' '.join(str(exc).split())[:300]}"
+            say(f"  {row.before_note}")
     b(0)
     per_client = max(20, int(tps * seconds / clients))
     if clients == 1:
         db.rule_tps = tps
     say(f"  warm-up: rule {tps:,.0f} tps -> {per_client:,} transactions per client per run")
-    a, b = trade_pair(db, clients, per_client, rule_script(), bare_script(), db.owner_url)
-    row = Row(f"create_trade, {clients} client{'s' if clients > 1 else ''}", "tps", "<= 1.25")
-    return interleave(rounds, a, b, row, f"create_trade x{clients}")
-
-
-def bench_status_prepared(db: Db, rounds: int, seconds: int) -> Row:
-    """The status transaction unprepared (as the app sends it) vs prepared statements."""
-    role, claims, actor, timeout = prelude_params("xorj_api", db.user_claims, db.user_actor, 30000)
-    variables = {"role": role, "claims": claims, "actor": actor, "timeout": timeout}
-
-    def run(mode: str) -> float:
-        return pgbench(
-            db,
-            db.app_url,
-            f"status_{mode}",
-            status_script(),
-            1,
-            variables,
-            seconds=seconds,
-            mode=mode,
-        )
-
-    run("extended")  # warm the caches
-    row = Row("status tx unprepared vs prepared, 1 client", "tps", "info")
-    row.note = "ratio = unprepared time / prepared time (README, Deploying: ~1 means no gain)"
-    return interleave(rounds, lambda r: run("extended"), lambda r: run("prepared"), row, "status")
-
-
-def bench_pipeline(db: Db, rounds: int, per_client: int) -> Row:
-    """create_trade as app/dbapi sends it (4 round trips) vs pipelined (2)."""
-    a, b = trade_pair(db, 1, per_client, rule_script(), rule_script(pipeline=True))
-    row = Row("create_trade, 4 round trips vs 2 (pipeline)", "tps", "info")
-    row.note = (
-        "ratio = time of BEGIN, prelude, call, COMMIT one by one (as app/dbapi sends them) "
-        "/ time with the first three in one pipeline; > 1: a pipeline would gain"
+    a, b, c = trade_pair(
+        db, clients, per_client, rule_script(), bare_script(), db.owner_url, before
     )
-    return interleave(rounds, a, b, row, "pipeline")
-
-
-CREATE_TRADE_SIGNATURE = (
-    "api.create_trade(uuid, text, text, text, text, numeric, numeric, text, interval, text)"
-)
-
-
-def bench_plan_cache(db: Db, rounds: int, per_client: int) -> Row:
-    """create_trade as migrated vs with its plan_cache_mode setting toggled (this
-    database only; restored after)."""
-    with psycopg.connect(db.owner_url, autocommit=True) as conn:
-        config = conn.execute(
-            "SELECT coalesce(proconfig, '{}') FROM pg_proc WHERE oid = %s::regprocedure",
-            (CREATE_TRADE_SIGNATURE,),
-        ).fetchone()[0]
-    forced = "plan_cache_mode=force_custom_plan" in config
-    shipped = "force_custom_plan" if forced else "default (plans cached)"
-    toggled = "default (plans cached)" if forced else "force_custom_plan"
-    toggle = "RESET plan_cache_mode" if forced else "SET plan_cache_mode = force_custom_plan"
-    restore = "SET plan_cache_mode = force_custom_plan" if forced else "RESET plan_cache_mode"
-    a, b = trade_pair(db, 1, per_client, rule_script(), rule_script())
-
-    def alter(clause: str) -> None:
-        with psycopg.connect(db.owner_url, autocommit=True) as conn:
-            conn.execute(f"ALTER FUNCTION {CREATE_TRADE_SIGNATURE} {clause}")
-
-    def b_toggled(r: int) -> float:
-        alter(toggle)
-        try:
-            return b(r)
-        finally:
-            alter(restore)
-
-    row = Row("create_trade, plan_cache_mode as migrated vs toggled", "tps", "info")
-    row.note = (
-        f"rule = as migrated ({shipped}), baseline = {toggled}; ratio > 1: {toggled} is "
-        f"faster here (a database of {db.next_index:,} trades at most: plans may differ on a "
-        "large one)"
-    )
-    return interleave(rounds, a, b_toggled, row, "plan_cache_mode")
+    return interleave(rounds, a, b, row, f"create_trade x{clients}", c)
 
 
 # --- scores ------------------------------------------------------------------------------
@@ -374,7 +340,9 @@ def score_rows(n: int) -> list[tuple[str, str, str]]:
     ]
 
 
-def bench_complete_scoring_run(db: Db, n: int, rounds: int) -> Row:
+def bench_complete_scoring_run(db: Db, n: int, rounds: int, before: Db | None = None) -> Row:
+    """The engine's two transactions vs CREATE TABLE and COPY; `before`: on --before's
+    database too (the same scores)."""
     rows = score_rows(n)
     scores_json = (
         "["
@@ -386,22 +354,28 @@ def bench_complete_scoring_run(db: Db, n: int, rounds: int) -> Row:
     )
     engine = prelude_params("xorj_engine", None, "engine:bench", 3_600_000)
 
-    def rule(r: int) -> float:
-        with psycopg.connect(db.app_url, **CONNECT_KWARGS) as conn:
+    def rule_on(target: Db) -> float:
+        with psycopg.connect(target.app_url, **CONNECT_KWARGS) as conn:
             checkpoint()
             started = time.perf_counter()
             with conn.transaction():
                 conn.execute(PRELUDE, engine)
-                run_id = conn.execute(scoring.create_run().sql).fetchone()[0]["id"]
+                create = scoring.create_run()
+                run_id = conn.execute(target.sql("scoring.create_run", create)).fetchone()[0]["id"]
                 call = scoring.start_run(run_id)
-                conn.execute(call.sql, call.params)
+                conn.execute(target.sql("scoring.start_run", call), call.params)
             with conn.transaction():
                 conn.execute(PRELUDE, engine)
                 call = scoring.complete_run(run_id, scores_json)
-                done = conn.execute(call.sql, call.params).fetchone()[0]
+                sql = target.sql("scoring.complete_run", call)
+                done = conn.execute(sql, call.params).fetchone()[0]
             elapsed = time.perf_counter() - started
-        assert done["status"] == "COMPLETED" and done["scores_inserted"] == n, done
+        if done.get("status") != "COMPLETED" or done.get("scores_inserted") != n:
+            raise RuntimeError(f"complete_scoring_run answered {str(done)[:300]}")
         return elapsed
+
+    def rule(r: int) -> float:
+        return rule_on(db)
 
     def base(r: int) -> float:
         run_id = str(uuid.uuid4())
@@ -427,24 +401,26 @@ def bench_complete_scoring_run(db: Db, n: int, rounds: int) -> Row:
             return time.perf_counter() - started
 
     row = Row(f"complete_scoring_run, {n:,} scores", "s", "<= 2.0")
-    return interleave(rounds, rule, base, row, f"scores {n:,}")
+    old = (lambda r: rule_on(before)) if before else None
+    return interleave(rounds, rule, base, row, f"scores {n:,}", old)
 
 
-def bench_engine_load(db: Db, lines: int, rounds: int) -> Row:
+def bench_engine_load(db: Db, lines: int, rounds: int, before: Db | None = None) -> Row:
+    """`xorj engine load` vs psql's \\copy; `before`: --before's tree's command on its
+    database too (the same file)."""
     from tests.test_engine_load import write_scores
 
     path = write_scores(db.workdir / "scores.jsonl", lines)
-    xorj = str(Path(__import__("sys").executable).parent / "xorj")
-    env = cli_env({"DATABASE_URL": db.app_url})
+    inner: dict[str, list[float]] = {"after": [], "before": []}
 
-    inner: list[float] = []
-
-    def rule(r: int) -> float:
+    def rule_on(target: Db, side: str) -> float:
+        env = cli_env({"DATABASE_URL": target.app_url, **target.xorj_env})
         checkpoint()
         started = time.perf_counter()
         out = subprocess.run(
-            [xorj, "engine", "load", str(path)],
+            [*target.command(), "engine", "load", str(path)],
             env=env,
+            cwd=target.xorj_cwd,
             capture_output=True,
             text=True,
             timeout=1800,
@@ -452,8 +428,12 @@ def bench_engine_load(db: Db, lines: int, rounds: int) -> Row:
         elapsed = time.perf_counter() - started
         if out.returncode != 0 or f"COMPLETED with {lines:,} scores" not in out.stdout:
             raise RuntimeError(f"xorj engine load failed:\n{out.stdout}\n{out.stderr}")
-        inner.append(float(parse(r" scores in ([\d.]+) s", out.stdout, "the loader's time")))
+        loader = parse(r" scores in ([\d.]+) s", out.stdout, "the loader's time")
+        inner[side].append(float(loader))
         return elapsed
+
+    def rule(r: int) -> float:
+        return rule_on(db, "after")
 
     def base(r: int) -> float:
         table = f"bench.lines_{uuid.uuid4().hex}"
@@ -476,10 +456,14 @@ def bench_engine_load(db: Db, lines: int, rounds: int) -> Row:
         return elapsed
 
     row = Row(f"xorj engine load, {lines:,} lines", "s", "<= 2.0")
-    interleave(rounds, rule, base, row, f"engine load {lines:,}")
-    ratios = [i / b for i, b in zip(inner, row.base, strict=True)]
+    old = (lambda r: rule_on(before, "before")) if before else None
+    interleave(rounds, rule, base, row, f"engine load {lines:,}", old)
+    ratios = [i / b for i, b in zip(inner["after"], row.base, strict=True)]
     row.note = (
         "wall time of each process, Python's start included; the loader's own time "
-        f"(run created to completed) {spread(inner, 2)} s, ratio {spread(ratios, 2)}"
+        f"(run created to completed) {spread(inner['after'], 2)} s, ratio {spread(ratios, 2)}"
     )
+    if inner["before"]:
+        old_ratios = [i / b for i, b in zip(inner["before"], row.base, strict=False)]
+        row.note += f"; before: {spread(inner['before'], 2)} s, ratio {spread(old_ratios, 2)}"
     return row

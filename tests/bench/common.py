@@ -54,7 +54,9 @@ def address_sql(kind: str, number: str) -> str:
 @dataclass
 class Row:
     """One line of the result table: the rule's and the baseline's figure of each round
-    (A/B pairs measured one after the other), and the goal on the ratio."""
+    (A/B pairs measured one after the other), and the goal on the ratio. With
+    `--before REV`, also the rule on REV's tree (`before`), measured in the same rounds
+    between the two, against the same baseline."""
 
     work: str
     unit: str  # "tps", "rps" (higher is better) or "s" (lower is better)
@@ -62,16 +64,25 @@ class Row:
     rule: list[float] = field(default_factory=list)
     base: list[float] = field(default_factory=list)
     note: str = ""
+    before: list[float] = field(default_factory=list)  # the rounds REV's side completed
+    before_note: str = ""  # why REV's side has no (or fewer) figures
 
-    def ratios(self) -> list[float]:
-        """Per round. For rates: baseline/rule (the rule's time over the bare time) for
-        the database rows, rule/baseline for HTTP (goal >= ...): as the goal reads."""
-        pairs = zip(self.rule, self.base, strict=True)
+    def _ratios(self, rule: list[float]) -> list[float]:
+        pairs = zip(rule, self.base[: len(rule)], strict=True)
         if self.unit == "s":
             return [r / b for r, b in pairs]
         if self.goal.startswith(">="):
             return [r / b for r, b in pairs]
         return [b / r for r, b in pairs]
+
+    def ratios(self) -> list[float]:
+        """Per round. For rates: baseline/rule (the rule's time over the bare time) for
+        the database rows, rule/baseline for HTTP (goal >= ...): as the goal reads."""
+        return self._ratios(self.rule)
+
+    def before_ratios(self) -> list[float]:
+        """The same for REV's rule, against the baseline of the same rounds."""
+        return self._ratios(self.before)
 
     def met(self) -> str:
         if not self.rule or self.goal == "info":
@@ -96,43 +107,69 @@ def digits_for(unit: str) -> int:
 
 
 def interleave(
-    rounds: int, a: Callable[[int], float], b: Callable[[int], float], row: Row, label: str
+    rounds: int,
+    a: Callable[[int], float],
+    b: Callable[[int], float],
+    row: Row,
+    label: str,
+    before: Callable[[int], float] | None = None,
 ) -> Row:
-    """Rounds of A then B (A/B/A/B...), each figure printed as it comes."""
+    """Rounds of A then B (A/B/A/B...), each figure printed as it comes. With `before`
+    (the rule on REV's tree, --before): A, then before, then B in every round. A failure
+    of `before` ends REV's side of this row (a note on the row), not the row."""
     d = digits_for(row.unit)
     for r in range(1, rounds + 1):
         ra = a(r)
+        rc = None
+        if before is not None and not row.before_note:
+            try:
+                rc = before(r)
+            except Exception as exc:  # REV may lack what this row needs: say so, go on
+                row.before_note = f"before FAILED in round {r}: {' '.join(str(exc).split())[:300]}"
+                say(f"  {label} round {r}: {row.before_note}")
         rb = b(r)
         row.rule.append(ra)
         row.base.append(rb)
+        text = f"rule {ra:,.{d}f} {row.unit}, "
+        if rc is not None:
+            row.before.append(rc)
+            text += f"before {rc:,.{d}f} {row.unit} (ratio {row.before_ratios()[-1]:.2f}), "
         say(
-            f"  {label} round {r}: rule {ra:,.{d}f} {row.unit}, baseline {rb:,.{d}f} "
-            f"{row.unit}, ratio {row.ratios()[-1]:.2f}"
+            f"  {label} round {r}: {text}baseline {rb:,.{d}f} {row.unit}, "
+            f"ratio {row.ratios()[-1]:.2f}"
         )
     return row
 
 
-def print_table(rows: list[Row]) -> None:
-    headers = ("work", "rule", "baseline", "ratio", "goal", "met?")
+def print_table(rows: list[Row], before: str | None = None) -> None:
+    """The result table; with `before` (REV of --before), REV's rule and ratio too."""
+    if before:
+        headers = ("work", "rule (after)", f"rule (before, {before})", "baseline")
+        headers += ("before ratio", "after ratio", "goal", "met? (after)")
+    else:
+        headers = ("work", "rule", "baseline", "ratio", "goal", "met?")
     lines = []
     for row in rows:
         d = digits_for(row.unit)
-        lines.append(
-            (
-                row.work,
-                f"{spread(row.rule, d)} {row.unit}" if row.rule else "not run",
-                f"{spread(row.base, d)} {row.unit}" if row.base else "-",
-                spread(row.ratios(), 2) if row.rule else "-",
-                row.goal,
-                row.met(),
-            )
-        )
+        rule = f"{spread(row.rule, d)} {row.unit}" if row.rule else "not run"
+        base = f"{spread(row.base, d)} {row.unit}" if row.base else "-"
+        ratio = spread(row.ratios(), 2) if row.rule else "-"
+        if before:
+            old = f"{spread(row.before, d)} {row.unit}" if row.before else "-"
+            if row.before_note and not row.before:
+                old = "failed (notes)"
+            old_ratio = spread(row.before_ratios(), 2) if row.before else "-"
+            lines.append((row.work, rule, old, base, old_ratio, ratio, row.goal, row.met()))
+        else:
+            lines.append((row.work, rule, base, ratio, row.goal, row.met()))
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
     say(" | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     say("-|-".join("-" * w for w in widths))
     for line in lines:
         say(" | ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
     notes = [f"  {row.work}: {row.note}" for row in rows if row.note]
+    if before:
+        notes += [f"  {row.work}: {row.before_note}" for row in rows if row.before_note]
     if notes:
         say("notes:")
         for note in notes:
