@@ -22,7 +22,6 @@ the first request after the database is back succeeds.
 from __future__ import annotations
 
 import logging
-import select
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -40,6 +39,7 @@ from app.dbapi.core import (
     Call,
     PrivilegedLogin,
     connection_lost,
+    has_input,
     login_problem,
     one_trip,
     prelude_params,
@@ -246,15 +246,8 @@ class Database:
         return dict(self.pool.get_stats())
 
 
-_POLL_READ = select.POLLIN | select.POLLERR | select.POLLHUP
-
-
 def _closed_by_server(conn: psycopg.AsyncConnection[Any]) -> bool:
     """Whether an idle connection has anything to read: the server sends nothing
     unasked to an idle session of this pool (no LISTEN), except the error and end of
     file of a terminated one. No round trip: one poll(2) with no wait."""
-    if conn.closed or conn.broken:
-        return True
-    poller = select.poll()
-    poller.register(conn.pgconn.socket, _POLL_READ)
-    return bool(poller.poll(0))
+    return conn.closed or conn.broken or has_input(conn)

@@ -20,6 +20,7 @@ transaction (see ONE_TRIP_PRELUDE).
 from __future__ import annotations
 
 import json
+import select
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -221,6 +222,18 @@ def one_trip(
     if len(merged) != len(params) + len(_PRELUDE_NAMES):
         return None  # a parameter named like the prelude's: never silently overwritten
     return combined, merged
+
+
+_POLL_READ = select.POLLIN | select.POLLERR | select.POLLHUP
+
+
+def has_input(conn: Any) -> bool:
+    """Whether an idle connection has something to read (or an end of file), seen with
+    one poll(2) of its socket and no wait: a connection the server has closed, or a
+    notification of a LISTEN. No round trip."""
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, _POLL_READ)
+    return bool(poller.poll(0))
 
 
 def connection_lost(exc: BaseException, conn: Any) -> bool:

@@ -7,8 +7,16 @@ transaction only), so a worker reaches only what its role was granted and runs t
 way directly or behind a transaction pooler. The connection is in autocommit mode
 outside those transactions, which LISTEN needs, and never prepares statements.
 
-`db.run(call)` runs one Call of the noun modules in its own transaction;
-`with db.transaction() as t: t.run(a); t.run(b)` runs several in one.
+`db.run(call)` runs one Call of the noun modules in its own transaction, in one round
+trip where it can (core.one_trip, as the HTTP adapter does): the prelude and the call go
+as one query string, which PostgreSQL runs as one implicit transaction. A call with a
+large or structured parameter, or on a connection that has something to read before
+anything is sent (the server closed it, or a notification of a LISTEN waits), goes the
+extended way: BEGIN, prelude, call, COMMIT, where a connection found dead before the
+commit is replaced and the call run once more. Once a one-trip call is sent, a lost
+connection is not retried (its implicit commit may have happened): the error is
+raised, as for a connection lost while its COMMIT was on the way.
+`with db.transaction() as t: t.run(a); t.run(b)` runs several in one transaction.
 
 Connecting waits for the database: when it is down, starting up or full (too many
 connections), the connection is tried again with a backoff (0.5 s doubling to 10 s),
@@ -38,7 +46,9 @@ from app.dbapi.core import (
     Call,
     PrivilegedLogin,
     connection_lost,
+    has_input,
     login_problem,
+    one_trip,
     prelude_params,
 )
 
@@ -162,9 +172,19 @@ class SyncDatabase:
         params: Sequence[Any] | Mapping[str, Any] = (),
         claims: Mapping[str, Any] | None = None,
     ) -> list[tuple[Any, ...]]:
-        """Run one statement in its own transaction; its rows (none for a command). A
-        connection found dead before the commit is replaced and the statement run once
-        more (nothing of it can have been committed)."""
+        """Run one statement in its own transaction; its rows (none for a command). In one
+        round trip when it can (see the module's text); else a connection found dead
+        before the commit is replaced and the statement run once more (nothing of it can
+        have been committed)."""
+        prelude = prelude_params(self.role, claims, self.actor, self.timeout_ms)
+        trip = one_trip(query, params, prelude)
+        if trip is not None:
+            self.ensure_open()
+            if not has_input(self.conn):
+                cur = psycopg.ClientCursor(self.conn)
+                cur.execute(*trip)
+                cur.nextset()
+                return list(cur.fetchall()) if cur.description else []
         for attempt in (1, 2):
             committing = False
             try:

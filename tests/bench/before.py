@@ -145,6 +145,12 @@ class Before:
         with psycopg.connect(url) as conn:
             keys = conn.execute("SELECT to_regclass('xorj.trade_keys')").fetchone()[0]
         db.trade_table = "xorj.trade_keys" if keys else "xorj.trades"
+        door = self.tree / "app" / "dbapi" / "sync.py"
+        db.one_trip = door.exists() and "one_trip(" in door.read_text()
+        self.notes.append(
+            "the bot's door sends create_trade "
+            + ("in one round trip" if db.one_trip else "as BEGIN, prelude, call, COMMIT")
+        )
         try:
             old = self.run_python(CALLS)["calls"]
         except Exception as exc:  # no app.dbapi of this shape in REV: the current SQL

@@ -1,14 +1,21 @@
 """The rows of `make bench` for information (no goal), on the current tree only:
-create_trade's four round trips vs two (pipelined), create_trade's plan_cache_mode as
-migrated vs toggled, and the status transaction unprepared vs prepared (README,
-"Deploying")."""
+create_trade's one round trip vs four, create_trade against the bare write both in one
+round trip, create_trade's plan_cache_mode as migrated vs toggled, and the status
+transaction unprepared vs prepared (README, "Deploying")."""
 
 from __future__ import annotations
 
 import psycopg
 
 from app.dbapi.core import prelude_params
-from tests.bench.bench_sql import Db, pgbench, prelude_sql, rule_script, trade_pair
+from tests.bench.bench_sql import (
+    Db,
+    bare_script,
+    pgbench,
+    prelude_sql,
+    rule_script,
+    trade_pair,
+)
 from tests.bench.common import Row, interleave
 
 
@@ -40,14 +47,27 @@ def bench_status_prepared(db: Db, rounds: int, seconds: int) -> Row:
 
 
 def bench_pipeline(db: Db, rounds: int, per_client: int) -> Row:
-    """create_trade as app/dbapi sends it (4 round trips) vs pipelined (2)."""
-    a, b, _ = trade_pair(db, 1, per_client, rule_script(), rule_script(pipeline=True))
-    row = Row("create_trade, 4 round trips vs 2 (pipeline)", "tps", "info")
+    """create_trade as the bot's door sends it (one round trip) vs four round trips."""
+    a, b, _ = trade_pair(db, 1, per_client, rule_script(), rule_script(trips=4))
+    row = Row("create_trade, 1 round trip vs 4", "tps", "info")
     row.note = (
-        "ratio = time of BEGIN, prelude, call, COMMIT one by one (as app/dbapi sends them) "
-        "/ time with the first three in one pipeline; > 1: a pipeline would gain"
+        "ratio = time of the prelude and call as one query string (as app/dbapi/sync.py "
+        "sends them since issue 13) / time of BEGIN, prelude, call, COMMIT one by one (as "
+        "it sent them before); < 1: the one round trip gains"
     )
-    return interleave(rounds, a, b, row, "pipeline")
+    return interleave(rounds, a, b, row, "round trips")
+
+
+def bench_one_trip_baseline(db: Db, rounds: int, per_client: int) -> Row:
+    """create_trade in one round trip vs the bare write in one round trip too."""
+    a, b, _ = trade_pair(db, 1, per_client, rule_script(), bare_script(one_trip=True), db.owner_url)
+    row = Row("create_trade vs the bare write, both in one round trip", "tps", "info")
+    row.note = (
+        "ratio = time of create_trade as the door sends it / time of the bare trade and "
+        "event INSERTs as one statement (WITH ... INSERT), also one round trip: the "
+        "database's own price of the rules, with no round trip on either side to hide it"
+    )
+    return interleave(rounds, a, b, row, "one trip each")
 
 
 CREATE_TRADE_SIGNATURE = (

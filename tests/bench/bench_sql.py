@@ -30,12 +30,13 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
 from app.dbapi import scoring, trades
-from app.dbapi.core import CONNECT_KWARGS, PRELUDE, prelude_params
+from app.dbapi.core import _PRELUDE_NAMES as PRELUDE_NAMES
+from app.dbapi.core import CONNECT_KWARGS, ONE_TRIP_PRELUDE, PRELUDE, prelude_params
 from tests.bench.common import (
     FROM,
     TO,
@@ -128,6 +129,9 @@ class Db:
     # than the current one (--before: tests/bench/before.py).
     trade_table: str = "xorj.trade_keys"
     call_sql: dict[str, str] = field(default_factory=dict)
+    # Whether the bot's door of that tree sends a call in one round trip (since issue
+    # 13: app/dbapi/sync.py) or as BEGIN, prelude, call, COMMIT.
+    one_trip: bool = True
     # The `xorj` command of that tree (argv head, extra environment, directory); empty:
     # the installed command.
     xorj: list[str] = field(default_factory=list)
@@ -165,14 +169,25 @@ def prelude_sql() -> str:
     return PRELUDE % (":role", ":claims", ":actor", ":timeout")
 
 
-def rule_script(pipeline: bool = False, db: Db | None = None) -> str:
-    """The bot's transaction as app/dbapi sends it, one round trip per statement (BEGIN,
-    prelude, call, COMMIT); `pipeline`: BEGIN, prelude and call in one pipeline, then
-    COMMIT (two round trips). `db`: with the call's SQL as that database's tree sends it."""
+class Script(NamedTuple):
+    """A pgbench script and the protocol it is sent with (-M)."""
+
+    text: str
+    mode: str = "extended"
+
+
+def rule_script(trips: int = 0, db: Db | None = None) -> Script:
+    """The bot's transaction as its door (app/dbapi/sync.py) sends it: `trips` 0, that
+    of the tree of `db` (the current one without `db`): 1, the prelude and the call as one
+    query string (core.one_trip; the simple protocol, the values quoted as literals, as
+    psycopg's client-side cursor sends them); 4, BEGIN, prelude, call, COMMIT, one round
+    trip each (unnamed statements of the extended protocol). `db`: the call's SQL as that
+    database's tree sends it."""
+    trips = trips or (1 if db is None or db.one_trip else 4)
     call = trades.create("JOB", "VAULT", "COID", "FROM", "TO", 1, 1)
     sql = db.sql("trades.create", call) if db else call.sql
     values = {
-        "job_id": ":job",
+        "job_id": ":qjob" if trips == 1 else ":job",
         "vault": address_sql(VAULT, ":v"),
         "client_order_id": "'c' || :i",
         "from_token": address_sql(FROM, ":p"),
@@ -183,20 +198,34 @@ def rule_script(pipeline: bool = False, db: Db | None = None) -> str:
         "lease": "NULL",
     }
     assert set(values) == set(call.params), call.params
-    body = f"BEGIN;\n{prelude_sql()};\n{sql % values};\n"
-    if pipeline:
-        body = f"\\startpipeline\n{body}\\endpipeline\n"
-    return KEYS + body + "COMMIT;\n"
+    if trips == 1:
+        prelude = ONE_TRIP_PRELUDE.rstrip().removesuffix(";") % {
+            name: f":q{name.removeprefix('xorj_')}" for name in PRELUDE_NAMES
+        }
+        return Script(f"{KEYS}{prelude} \\;\n{sql % values};\n", "simple")
+    return Script(f"{KEYS}BEGIN;\n{prelude_sql()};\n{sql % values};\nCOMMIT;\n")
 
 
-def bare_script() -> str:
-    return (
-        KEYS
-        + "BEGIN;\n"
-        + "INSERT INTO bench.trades (job_id, user_vault_address, client_order_id, "
+def bare_script(one_trip: bool = False) -> Script:
+    """BEGIN, INSERT of the trade RETURNING its id, INSERT of its event, COMMIT (four round
+    trips, as a plain client sends them); `one_trip`: the two INSERTs as one statement (a
+    data-modifying WITH), in one round trip like the rule."""
+    trade = (
+        "INSERT INTO bench.trades (job_id, user_vault_address, client_order_id, "
         "from_token_address, to_token_address, amount_in, expected_amount_out) VALUES "
-        f"(:job, {address_sql(VAULT, ':v')}, 'c' || :i, {address_sql(FROM, ':p')}, "
-        f"{address_sql(TO, ':p')}, :amt, :exp) RETURNING id, created_at \\gset\n"
+        f"({':qjob::uuid' if one_trip else ':job'}, {address_sql(VAULT, ':v')}, 'c' || :i, "
+        f"{address_sql(FROM, ':p')}, {address_sql(TO, ':p')}, :amt, :exp) "
+        "RETURNING id, created_at"
+    )
+    if one_trip:
+        return Script(
+            f"{KEYS}WITH t AS ({trade}) INSERT INTO bench.trade_events (trade_id, "
+            "trade_created_at, to_status, actor) SELECT id, created_at, 'PENDING', :qactor "
+            "FROM t;\n",
+            "simple",
+        )
+    return Script(
+        f"{KEYS}BEGIN;\n{trade} \\gset\n"
         "INSERT INTO bench.trade_events (trade_id, trade_created_at, to_status, actor) "
         "VALUES (:id, :created_at, 'PENDING', :actor);\n"
         "COMMIT;\n"
@@ -247,6 +276,15 @@ def _trade_vars(db: Db, base: int, clients: int) -> dict[str, Any]:
         "claims": claims,
         "actor": actor,
         "timeout": timeout,
+    } | {  # the same as SQL literals, for the simple protocol (rule_script(1))
+        f"q{name}": "'" + str(value).replace("'", "''") + "'"
+        for name, value in (
+            ("job", db.job_id),
+            ("role", role),
+            ("claims", claims),
+            ("actor", actor),
+            ("timeout", timeout),
+        )
     }
 
 
@@ -259,8 +297,8 @@ def trade_pair(
     db: Db,
     clients: int,
     per_client: int,
-    a_script: str,
-    b_script: str,
+    a_script: Script,
+    b_script: Script,
     b_url: str | None = None,
     before: Db | None = None,
 ):
@@ -271,7 +309,7 @@ def trade_pair(
     (the same keys again would make B an idempotent replay of A's trades)."""
     bases: dict[tuple[int, str], int] = {}
 
-    def run(r: int, side: str, script: str, url: str, target: Db) -> float:
+    def run(r: int, side: str, script: Script, url: str, target: Db) -> float:
         key = (r, side if b_url is None else "both")
         if key not in bases:
             bases[key] = db.take(clients * per_client)
@@ -279,7 +317,16 @@ def trade_pair(
         count_before = _count(target, table)
         checkpoint()
         variables = _trade_vars(target, bases[key], clients)
-        tps = pgbench(target, url, f"{side}{clients}", script, clients, variables, per_client)
+        tps = pgbench(
+            target,
+            url,
+            f"{side}{clients}",
+            script.text,
+            clients,
+            variables,
+            per_client,
+            mode=script.mode,
+        )
         if _count(target, table) - count_before != clients * per_client:  # a replay, a refusal
             raise RuntimeError(f"{side}: not {clients * per_client} new rows in {table}")
         return tps
