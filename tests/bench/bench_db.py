@@ -208,8 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--large-budget",
         type=float,
-        default=300,
-        help="seconds the large scoring rounds may take (estimated), else skipped",
+        default=None,
+        help="seconds the large scoring rounds may take (estimated), else skipped "
+        "(default 300; 700 with --before, which runs a third side)",
     )
     parser.add_argument("--engine-lines", type=int, default=100_000)
     parser.add_argument("--http-seconds", type=int, default=8, help="per HTTP run")
@@ -221,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure the rules of git revision REV in the same rounds (its own database)",
     )
     args = parser.parse_args(argv)
+    if args.large_budget is None:
+        args.large_budget = 700.0 if args.before else 300.0
     if args.quick:
         args.trade_seconds, args.http_seconds, args.vaults = 1, 1, 2000
         args.scores, args.large_scores, args.engine_lines = 2000, 0, 2000
