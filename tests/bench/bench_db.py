@@ -189,7 +189,7 @@ def run(
         section(
             "for information: round trips, plan_cache_mode, prepared statements",
             lambda: [
-                bench_extras.bench_pipeline(db, rounds, per_client),
+                bench_extras.bench_round_trips(db, rounds, per_client),
                 bench_extras.bench_one_trip_baseline(db, rounds, per_client),
                 bench_extras.bench_plan_cache(db, rounds, per_client),
                 bench_extras.bench_status_prepared(db, rounds, max(1, args.trade_seconds // 2)),

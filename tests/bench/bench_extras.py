@@ -10,6 +10,7 @@ import psycopg
 from app.dbapi.core import prelude_params
 from tests.bench.bench_sql import (
     Db,
+    Script,
     bare_script,
     pgbench,
     prelude_sql,
@@ -46,28 +47,44 @@ def bench_status_prepared(db: Db, rounds: int, seconds: int) -> Row:
     return interleave(rounds, lambda r: run("extended"), lambda r: run("prepared"), row, "status")
 
 
-def bench_pipeline(db: Db, rounds: int, per_client: int) -> Row:
-    """create_trade as the bot's door sends it (one round trip) vs four round trips."""
-    a, b, _ = trade_pair(db, 1, per_client, rule_script(), rule_script(trips=4))
-    row = Row("create_trade, 1 round trip vs 4", "tps", "info")
-    row.note = (
+def _against(
+    db: Db, rounds: int, per_client: int, other: Script, url: str | None, label: str, note: str
+) -> Row:
+    """create_trade as the bot's door sends it against `other` (on `url`), 1 client."""
+    a, b, _ = trade_pair(db, 1, per_client, rule_script(), other, url)
+    row = Row(label, "tps", "info")
+    row.note = note
+    return interleave(rounds, a, b, row, label)
+
+
+def bench_round_trips(db: Db, rounds: int, per_client: int) -> Row:
+    """create_trade in one round trip (the door's way) vs four."""
+    return _against(
+        db,
+        rounds,
+        per_client,
+        rule_script(trips=4),
+        None,
+        "create_trade, 1 round trip vs 4",
         "ratio = time of the prelude and call as one query string (as app/dbapi/sync.py "
         "sends them since issue 13) / time of BEGIN, prelude, call, COMMIT one by one (as "
-        "it sent them before); < 1: the one round trip gains"
+        "it sent them before); < 1: the one round trip gains",
     )
-    return interleave(rounds, a, b, row, "round trips")
 
 
 def bench_one_trip_baseline(db: Db, rounds: int, per_client: int) -> Row:
     """create_trade in one round trip vs the bare write in one round trip too."""
-    a, b, _ = trade_pair(db, 1, per_client, rule_script(), bare_script(one_trip=True), db.owner_url)
-    row = Row("create_trade vs the bare write, both in one round trip", "tps", "info")
-    row.note = (
+    return _against(
+        db,
+        rounds,
+        per_client,
+        bare_script(one_trip=True),
+        db.owner_url,
+        "create_trade vs the bare write, both in one round trip",
         "ratio = time of create_trade as the door sends it / time of the bare trade and "
         "event INSERTs as one statement (WITH ... INSERT), also one round trip: the "
-        "database's own price of the rules, with no round trip on either side to hide it"
+        "database's own price of the rules, with no round trip on either side to hide it",
     )
-    return interleave(rounds, a, b, row, "one trip each")
 
 
 CREATE_TRADE_SIGNATURE = (
