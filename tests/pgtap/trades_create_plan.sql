@@ -67,8 +67,10 @@ SELECT matches(:'p1'::text, 'Index Scan using trades_vault_client_order_key on t
                'idempotency: the unique index of (vault, client_order_id), in a generic plan');
 SELECT matches(:'p1'::text, 'Index Scan using trades_one_in_flight_per_pair_key on trade_keys k_1',
                'in flight: the partial unique index of the unfinished pairs, in a generic plan');
-SELECT doesnt_match(:'p1'::text, 'claim_order|Seq Scan|Bitmap',
-                    'lookups: not the claim index (every unfinished trade), no scan');
+-- (The job's row is read by its id: on a table of a few jobs, as here, the planner may
+-- read it with a scan; the trade log's tables are never scanned.)
+SELECT doesnt_match(:'p1'::text, 'claim_order|Seq Scan on trade|Bitmap',
+                    'lookups: not the claim index (every unfinished trade), no scan of the trade log or the keys');
 SELECT matches(:'p1'::text, 'Subplans Removed: [1-9]',
                'repeat: the months before the window are pruned when the statement starts');
 SELECT matches(:'p1'::text, 'Index Scan using trades_\d{4}_\d{2}_user_vault_address_created_at_idx',
