@@ -190,7 +190,7 @@ ONE_TRIP_PRELUDE = (
     "set_config('xorj.actor', %(xorj_actor)s, true), "
     "set_config('statement_timeout', %(xorj_timeout)s, true);\n"
 )
-_PRELUDE_NAMES = ("xorj_role", "xorj_claims", "xorj_actor", "xorj_timeout")
+PRELUDE_NAMES = ("xorj_role", "xorj_claims", "xorj_actor", "xorj_timeout")
 ONE_TRIP_MAX_TEXT = 64 * 1024
 _SCALARS = frozenset({type(None), bool, int, float, Decimal, UUID, datetime, date, timedelta})
 _one_trip_sql: dict[str, str] = {}
@@ -217,9 +217,9 @@ def one_trip(
         if len(_one_trip_sql) >= 1024:  # calls are a few dozen shapes: a bound, no more
             _one_trip_sql.clear()
         combined = _one_trip_sql[sql] = ONE_TRIP_PRELUDE + sql
-    merged = dict(zip(_PRELUDE_NAMES, prelude, strict=True))
+    merged = dict(zip(PRELUDE_NAMES, prelude, strict=True))
     merged.update(params)
-    if len(merged) != len(params) + len(_PRELUDE_NAMES):
+    if len(merged) != len(params) + len(PRELUDE_NAMES):
         return None  # a parameter named like the prelude's: never silently overwritten
     return combined, merged
 

@@ -2,14 +2,15 @@
 tables of the same database, A/B/A/B over several rounds, with medians, spreads (min-max)
 and the goal next to each ratio. A benchmark, run on demand: never a timed test.
 
-    make bench                 (about 12 minutes on 2 shared cores)
+    make bench                 (about 12 minutes on 2 shared cores; 18 with BEFORE=)
     .venv/bin/python -m tests.bench.bench_db [--quick] [--rounds 3] [--skip http ...]
 
 Rows (tests/bench/bench_sql.py, tests/bench/bench_http.py):
 
-1. create_trade at 1 and 8 clients (pgbench): the app's transaction as the bot role vs
-   BEGIN, INSERT into a logged table with the trade log's columns and unique keys, one
-   event row, COMMIT. Goal: time ratio <= 1.25.
+1. create_trade at 1 and 8 clients (pgbench): the bot's transaction as its door sends it
+   (the prelude and the call in one round trip) vs BEGIN, INSERT into a logged table with
+   the trade log's columns and unique keys, one event row, COMMIT. Goal: time ratio
+   <= 1.25.
 2. complete_scoring_run with 100,000 (and 1,000,000) scores vs CREATE TABLE + COPY of the
    same rows into a logged table with the keys of trader_scores: primary key (id, run_id),
    unique (run_id, wallet_address). Goal <= 2.0.
@@ -20,8 +21,9 @@ Rows (tests/bench/bench_sql.py, tests/bench/bench_http.py):
    Goal: real/minimal >= 0.8 in requests/s.
 
 And, for information (no goal; tests/bench/bench_extras.py): the status transaction
-unprepared vs prepared (README, "Deploying"), create_trade's four round trips vs two
-(pipelined), create_trade's plan_cache_mode as migrated vs toggled.
+unprepared vs prepared (README, "Deploying"), create_trade's one round trip vs four,
+create_trade against the bare write sent in one round trip too, create_trade's
+plan_cache_mode as migrated vs toggled.
 
 --before REV (make bench BEFORE=REV): the rows 1-4 measure, in every round, the rule on
 the current tree, then on REV's tree (its own database, migrated by its own code:

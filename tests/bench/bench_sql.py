@@ -35,8 +35,13 @@ from typing import Any, NamedTuple
 import psycopg
 
 from app.dbapi import scoring, trades
-from app.dbapi.core import _PRELUDE_NAMES as PRELUDE_NAMES
-from app.dbapi.core import CONNECT_KWARGS, ONE_TRIP_PRELUDE, PRELUDE, prelude_params
+from app.dbapi.core import (
+    CONNECT_KWARGS,
+    ONE_TRIP_PRELUDE,
+    PRELUDE,
+    PRELUDE_NAMES,
+    prelude_params,
+)
 from tests.bench.common import (
     FROM,
     TO,
