@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import tempfile
@@ -23,7 +24,6 @@ from app.config import (
 )
 from app.dbapi.core import PrivilegedLogin, one_line
 from app.dbapi.sync import Stopped, SyncDatabase
-from app.metrics import MULTIPROC_ENV
 
 
 class CliError(Exception):
@@ -164,6 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from app.auth import auth_config
     from app.http_protocol import NoDelayH11Protocol
+    from app.metrics import MULTIPROC_ENV
     from app.server import configure_logging
 
     auth_config()  # refuse to start without a key, before any worker starts
@@ -206,7 +207,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; `command`: register only the group of that command, when it is one."""
     parser = argparse.ArgumentParser(prog="xorj", description="xorj-state command line")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -280,16 +282,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     p.set_defaults(func=cmd_token)
 
-    # The workers' command groups: bot (run, recover), engine (load), trades, jobs.
-    from app.workers import bot, engine, ops
-
-    bot.register_cli(sub)
-    engine.register_cli(sub)
-    ops.register_cli(sub)
-    from app.chain import localnet  # `localnet serve`: a local validator (LiteSVM)
-
-    localnet.register_cli(sub)
+    # The workers' command groups (bot, engine, trades and jobs, localnet), each imported
+    # only when its command is run (or for the whole help): a process of `xorj engine
+    # load` does not pay for the bot's and the validator's imports at its start.
+    for module in _GROUPS.get(command, _ALL_GROUPS) if command else _ALL_GROUPS:
+        importlib.import_module(module).register_cli(sub)
     return parser
+
+
+# The module that registers each command group (its register_cli(subparsers)).
+_GROUPS = {
+    **dict.fromkeys(("dev-db", "db", "serve", "token"), ()),  # this module's own
+    "bot": ("app.workers.bot",),
+    "engine": ("app.workers.engine",),
+    "trades": ("app.workers.ops",),
+    "jobs": ("app.workers.ops",),
+    "localnet": ("app.chain.localnet",),  # `localnet serve`: a local validator (LiteSVM)
+}
+_ALL_GROUPS = ("app.workers.bot", "app.workers.engine", "app.workers.ops", "app.chain.localnet")
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command named first in argv (its first argument not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def use_private_cluster_when_none_configured() -> None:
@@ -304,7 +319,8 @@ def use_private_cluster_when_none_configured() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     load_env_files()  # .env.local and .env of the current directory; the environment wins
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command_of(argv)).parse_args(argv)
     try:
         if args.command != "dev-db":
             use_private_cluster_when_none_configured()
