@@ -277,8 +277,9 @@ AS $fn$
 $fn$;
 
 -- The partition of run p_run_id, created when missing: xorj.trader_scores_<id without
--- dashes> with its keys and rank index (named after it), attached FOR VALUES IN (the
--- run), and the guards. Created as a table, then attached: ATTACH PARTITION takes the
+-- dashes> with its keys (named after it), attached FOR VALUES IN (the run), and the
+-- guards. Its rank index is built when the run completes (xorj.trader_scores_rank_index,
+-- migration 0015). Created as a table, then attached: ATTACH PARTITION takes the
 -- partitioned table in SHARE UPDATE EXCLUSIVE mode only (CREATE TABLE ... PARTITION OF
 -- would take it ACCESS EXCLUSIVE, stopping every read of scores until the transaction
 -- ends). (Before 0014 it also took scoring_runs in SHARE ROW EXCLUSIVE mode, to clone
@@ -303,8 +304,6 @@ BEGIN
     EXECUTE format('ALTER TABLE xorj.%I ADD CONSTRAINT %I PRIMARY KEY (id, run_id), '
                    'ADD CONSTRAINT %I UNIQUE (run_id, wallet_address)',
                    v_name, v_name || '_pkey', v_name || '_run_wallet_key');
-    EXECUTE format('CREATE INDEX %I ON xorj.%I (run_id, xorj_trust_score DESC, wallet_address)',
-                   v_name || '_run_rank_idx', v_name);
     EXECUTE format('ALTER TABLE xorj.trader_scores ATTACH PARTITION xorj.%I FOR VALUES IN (%L)',
                    v_name, p_run_id);
     v_rel := format('xorj.%I', v_name)::regclass;
@@ -312,6 +311,48 @@ BEGIN
     RETURN v_rel;
 END
 $fn$;
+
+-- The rank index of run p_run_id's partition, built when missing:
+-- xorj.trader_scores_<id without dashes>_run_rank_idx (run_id, xorj_trust_score DESC,
+-- wallet_address), the order api.ranked_traders and api.run_scores read under a LIMIT.
+-- Built once the run's scores are all in (trigger scoring_runs_rank_index, when the run
+-- becomes COMPLETED): one sorted pass instead of one insert at a random place per score
+-- (migration 0015). A run with no partition of its own has nothing to index (a run of
+-- trader_scores_legacy, whose index 0015 built, or a partition dropped by hand: no
+-- score). SECURITY DEFINER: the index belongs to the owner of the table, whoever
+-- completes the run.
+CREATE OR REPLACE FUNCTION xorj.trader_scores_rank_index(p_run_id uuid) RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+DECLARE
+    v_name text := 'trader_scores_' || replace(p_run_id::text, '-', '');
+BEGIN
+    IF to_regclass(format('xorj.%I', v_name)) IS NOT NULL
+       AND to_regclass(format('xorj.%I', v_name || '_run_rank_idx')) IS NULL THEN
+        EXECUTE format('CREATE INDEX %I ON xorj.%I (run_id, xorj_trust_score DESC, wallet_address)',
+                       v_name || '_run_rank_idx', v_name);
+    END IF;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION xorj.scoring_runs_rank_index() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, xorj, pg_temp
+AS $fn$
+BEGIN
+    PERFORM xorj.trader_scores_rank_index(NEW.id);
+    RETURN NULL;
+END
+$fn$;
+
+-- A run that becomes COMPLETED gets its rank index, whoever completes it
+-- (api.complete_scoring_run or direct SQL), in the same transaction.
+CREATE OR REPLACE TRIGGER scoring_runs_rank_index
+    AFTER UPDATE ON xorj.scoring_runs
+    FOR EACH ROW WHEN (NEW.status = 'COMPLETED' AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION xorj.scoring_runs_rank_index();
 
 -- The guards on the partitioned table and on every partition (re-applied on each
 -- migrate; the table first, so that a concurrent DROP of a partition has committed

@@ -124,6 +124,7 @@ BEGIN
                              'xorj.trade_events'::regclass)
           AND tg.tgname NOT IN ('scoring_runs_touch', 'trader_scores_touch', 'execution_jobs_touch',
                                 'scoring_runs_partition',  -- a run's partition (0008): structure
+                                'scoring_runs_rank_index',  -- its rank index (0015): structure
                                 'trades_touch', 'bot_states_touch', 'user_settings_touch',
                                 'trades_unique_keys',  -- the keys across months (0011): structure
                                 'trade_events_append_only', 'trade_events_no_truncate')

@@ -131,7 +131,7 @@ def test_complete_run_with_100000_scores(db_url: str, app_url: str) -> None:
 
         # The query the api runs, planned with the api functions' settings, reads the
         # rank index in order even for the deepest page: no Sort of 100,000 rows. (The
-        # run's partition's part of trader_scores_run_rank_idx: migration 0008.)
+        # run's partition's own rank index, built when the run completed: migration 0015.)
         part = "trader_scores_" + str(run).replace("-", "")
         with conn.transaction():
             conn.execute("SET LOCAL enable_sort = off")

@@ -8,7 +8,7 @@
 -- the scores the api inserts (it is created again), and a row no partition takes is
 -- refused, never stored elsewhere.
 BEGIN;
-SELECT plan(32);
+SELECT plan(35);
 
 -- the scheme
 SELECT is((SELECT pg_catalog.pg_get_partkeydef('xorj.trader_scores'::regclass)), 'LIST (run_id)',
@@ -43,9 +43,10 @@ SELECT is((SELECT relacl FROM pg_catalog.pg_class WHERE oid = :'part_a'::regclas
 SELECT set_eq(format($$SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits i
                        JOIN pg_catalog.pg_index x ON x.indexrelid = i.inhrelid
                        WHERE x.indrelid = %L::regclass$$, :'part_a'),
-              ARRAY['xorj.trader_scores_pkey', 'xorj.trader_scores_run_wallet_key',
-                    'xorj.trader_scores_run_rank_idx'],
-              'the partition holds its parts of the primary key, the unique rule and the rank index');
+              ARRAY['xorj.trader_scores_pkey', 'xorj.trader_scores_run_wallet_key'],
+              'the partition holds its parts of the primary key and the unique rule');
+SELECT is((SELECT count(*)::int FROM pg_catalog.pg_index WHERE indrelid = :'part_a'::regclass), 2,
+          'and no other index: no rank index to fill score by score (0015: built at completion)');
 SELECT is((SELECT count(*)::int FROM pg_catalog.pg_constraint
            WHERE contype = 'f' AND conrelid = :'part_a'::regclass),
           0, 'the partition has no foreign key (0014: its bound is its run, which is never deleted)');
@@ -108,6 +109,16 @@ SELECT is((SELECT count(*)::int FROM xorj.trader_scores WHERE run_id = :'a'), 3,
 SELECT tests.act_as('xorj_engine');
 SELECT api.complete_scoring_run(:'a', '[]') \gset ignored_
 SELECT tests.act_as(NULL);
+SELECT is((SELECT pg_catalog.pg_get_indexdef(x.indexrelid) FROM pg_catalog.pg_index x
+           WHERE x.indrelid = :'part_a'::regclass
+             AND x.indexrelid = to_regclass(:'part_a' || '_run_rank_idx')),
+          format('CREATE INDEX %1$s_run_rank_idx ON %2$s USING btree (run_id, xorj_trust_score DESC, wallet_address)',
+                 replace(:'part_a', 'xorj.', ''), :'part_a'),
+          'completing the run built its partition''s rank index, best score first, in the same transaction');
+SELECT is((SELECT array_agg(s.wallet_address::text ORDER BY s.xorj_trust_score DESC, s.wallet_address)
+           FROM xorj.trader_scores s WHERE s.run_id = :'a'),
+          ARRAY[tests.addr(3), tests.addr(2), tests.addr(1)]::text[],
+          'the index holds every score of the run (read in its order)');
 SELECT throws_ok(format($$INSERT INTO %s (run_id, wallet_address, xorj_trust_score)
                           VALUES (%L, %L, 40)$$, :'part_a', :'a', tests.addr(4)),
     'XJ423', format('scoring run %s is COMPLETED: scores are added only while it is RUNNING', :'a'),
