@@ -285,7 +285,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     # The workers' command groups (bot, engine, trades and jobs, localnet), each imported
     # only when its command is run (or for the whole help): a process of `xorj engine
     # load` does not pay for the bot's and the validator's imports at its start.
-    for module in _GROUPS.get(command, _ALL_GROUPS) if command else _ALL_GROUPS:
+    for module in _GROUPS.get(command, _ALL_GROUPS):
         importlib.import_module(module).register_cli(sub)
     return parser
 

@@ -8,7 +8,7 @@
 -- the scores the api inserts (it is created again), and a row no partition takes is
 -- refused, never stored elsewhere.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 -- the scheme
 SELECT is((SELECT pg_catalog.pg_get_partkeydef('xorj.trader_scores'::regclass)), 'LIST (run_id)',
@@ -115,10 +115,18 @@ SELECT is((SELECT pg_catalog.pg_get_indexdef(x.indexrelid) FROM pg_catalog.pg_in
           format('CREATE INDEX %1$s_run_rank_idx ON %2$s USING btree (run_id, xorj_trust_score DESC, wallet_address)',
                  replace(:'part_a', 'xorj.', ''), :'part_a'),
           'completing the run built its partition''s rank index, best score first, in the same transaction');
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_sort = off;
+SELECT matches(tests.plan_of(format($$SELECT s.wallet_address FROM xorj.trader_scores s WHERE s.run_id = %L
+                                      ORDER BY s.xorj_trust_score DESC, s.wallet_address$$, :'a')),
+               format('Index (Only )?Scan using %s_run_rank_idx', replace(:'part_a', 'xorj.', '')),
+               'the run''s scores in rank order are read from that index');
 SELECT is((SELECT array_agg(s.wallet_address::text ORDER BY s.xorj_trust_score DESC, s.wallet_address)
            FROM xorj.trader_scores s WHERE s.run_id = :'a'),
           ARRAY[tests.addr(3), tests.addr(2), tests.addr(1)]::text[],
-          'the index holds every score of the run (read in its order)');
+          'and the index holds every score of the run, best first');
+RESET enable_seqscan;
+RESET enable_sort;
 SELECT throws_ok(format($$INSERT INTO %s (run_id, wallet_address, xorj_trust_score)
                           VALUES (%L, %L, 40)$$, :'part_a', :'a', tests.addr(4)),
     'XJ423', format('scoring run %s is COMPLETED: scores are added only while it is RUNNING', :'a'),
