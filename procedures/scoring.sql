@@ -278,8 +278,8 @@ $fn$;
 
 -- The partition of run p_run_id, created when missing: xorj.trader_scores_<id without
 -- dashes> with its keys (named after it), attached FOR VALUES IN (the run), and the
--- guards. Its rank index is built when the run completes (xorj.trader_scores_rank_index,
--- migration 0015). Created as a table, then attached: ATTACH PARTITION takes the
+-- guards. Its rank index is built when the run completes (trigger
+-- scoring_runs_rank_index, migration 0015). Created as a table, then attached: ATTACH PARTITION takes the
 -- partitioned table in SHARE UPDATE EXCLUSIVE mode only (CREATE TABLE ... PARTITION OF
 -- would take it ACCESS EXCLUSIVE, stopping every read of scores until the transaction
 -- ends). (Before 0014 it also took scoring_runs in SHARE ROW EXCLUSIVE mode, to clone
@@ -312,37 +312,28 @@ BEGIN
 END
 $fn$;
 
--- The rank index of run p_run_id's partition, built when missing:
--- xorj.trader_scores_<id without dashes>_run_rank_idx (run_id, xorj_trust_score DESC,
--- wallet_address), the order api.ranked_traders and api.run_scores read under a LIMIT.
--- Built once the run's scores are all in (trigger scoring_runs_rank_index, when the run
--- becomes COMPLETED): one sorted pass instead of one insert at a random place per score
+-- The rank index of a run that becomes COMPLETED (trigger scoring_runs_rank_index below),
+-- built on its partition when missing: xorj.trader_scores_<id without
+-- dashes>_run_rank_idx (run_id, xorj_trust_score DESC, wallet_address), the order
+-- api.ranked_traders and api.run_scores read under a LIMIT. Built once the run's scores
+-- are all in: one sorted pass instead of one insert at a random place per score
 -- (migration 0015). A run with no partition of its own has nothing to index (a run of
 -- trader_scores_legacy, whose index 0015 built, or a partition dropped by hand: no
 -- score). SECURITY DEFINER: the index belongs to the owner of the table, whoever
 -- completes the run.
-CREATE OR REPLACE FUNCTION xorj.trader_scores_rank_index(p_run_id uuid) RETURNS void
+CREATE OR REPLACE FUNCTION xorj.scoring_runs_rank_index() RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, xorj, pg_temp
 AS $fn$
 DECLARE
-    v_name text := 'trader_scores_' || replace(p_run_id::text, '-', '');
+    v_name text := 'trader_scores_' || replace(NEW.id::text, '-', '');
 BEGIN
     IF to_regclass(format('xorj.%I', v_name)) IS NOT NULL
        AND to_regclass(format('xorj.%I', v_name || '_run_rank_idx')) IS NULL THEN
         EXECUTE format('CREATE INDEX %I ON xorj.%I (run_id, xorj_trust_score DESC, wallet_address)',
                        v_name || '_run_rank_idx', v_name);
     END IF;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION xorj.scoring_runs_rank_index() RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, xorj, pg_temp
-AS $fn$
-BEGIN
-    PERFORM xorj.trader_scores_rank_index(NEW.id);
     RETURN NULL;
 END
 $fn$;

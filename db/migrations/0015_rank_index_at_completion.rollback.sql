@@ -5,6 +5,5 @@
 -- function.
 DROP TRIGGER IF EXISTS scoring_runs_rank_index ON xorj.scoring_runs;
 DROP FUNCTION IF EXISTS xorj.scoring_runs_rank_index();
-DROP FUNCTION IF EXISTS xorj.trader_scores_rank_index(uuid);
 CREATE INDEX trader_scores_run_rank_idx
     ON xorj.trader_scores (run_id, xorj_trust_score DESC, wallet_address);
