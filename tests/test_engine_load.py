@@ -386,6 +386,31 @@ def test_progress_is_drawn_on_a_terminal_only() -> None:
     assert plain.getvalue() == ""
 
 
+def test_the_loader_starts_without_the_other_commands_modules() -> None:
+    """`xorj engine load` imports the engine's command group only (app/cli.py): not the
+    bot, the local validator or the metrics of the HTTP server, which cost its start;
+    `xorj --help` still lists every command."""
+    import subprocess
+
+    probe = (
+        "import sys; from app.cli import build_parser; "
+        "build_parser('engine').parse_args(['engine', 'load', 'scores.jsonl']); "
+        "print(sorted(m for m in ('app.workers.engine', 'app.workers.bot', "
+        "'app.chain.localnet', 'app.workers.ops', 'app.metrics', 'prometheus_client') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['app.workers.engine']", out
+    helped = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    listed = helped.split("{", 1)[1].split("}", 1)[0].split(",")
+    every = ["dev-db", "db", "serve", "token", "bot", "engine", "trades", "jobs", "localnet"]
+    assert listed == every, helped
+
+
 # --- the 1,000,000-line measurement (not collected by pytest) ----------------------------
 
 
@@ -439,28 +464,3 @@ if __name__ == "__main__":
     parser.add_argument("--bad-line", type=int, help="make this line bad JSON: time the refusal")
     options = parser.parse_args()
     _bench(options.lines, options.chunk or [engine.DEFAULT_CHUNK], options.keep, options.bad_line)
-
-
-def test_the_loader_starts_without_the_other_commands_modules() -> None:
-    """`xorj engine load` imports the engine's command group only (app/cli.py): not the
-    bot, the local validator or the metrics of the HTTP server, which cost its start;
-    `xorj --help` still lists every command."""
-    import subprocess
-
-    probe = (
-        "import sys; from app.cli import build_parser; "
-        "build_parser('engine').parse_args(['engine', 'load', 'scores.jsonl']); "
-        "print(sorted(m for m in ('app.workers.engine', 'app.workers.bot', "
-        "'app.chain.localnet', 'app.workers.ops', 'app.metrics', 'prometheus_client') "
-        "if m in sys.modules))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "['app.workers.engine']", out
-    helped = subprocess.run(
-        [sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, check=True
-    ).stdout
-    listed = helped.split("{", 1)[1].split("}", 1)[0].split(",")
-    every = ["dev-db", "db", "serve", "token", "bot", "engine", "trades", "jobs", "localnet"]
-    assert listed == every, helped
